@@ -1,0 +1,1 @@
+"""OpsDesk domain, store and services. Imports neither streamlit nor httpx."""

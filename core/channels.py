@@ -1,0 +1,85 @@
+"""Sales channels: added by an admin, secrets referenced by environment-variable name only."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.auth import SYSTEM, Actor
+from core.db import writing
+from core.enums import ChannelKind, Permission
+from core.errors import InvalidInput, NotFound
+from core.events import record_event
+from core.models import Channel, ConnectorRun, Order, SyncCursor
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def add_channel(
+    session: Session, code: str, *, kind: ChannelKind, base_url: str, token_env: str | None,
+    name: str | None = None, settings: dict[str, Any] | None = None, sla_policy: dict[str, Any] | None = None,
+    poll_interval_s: int = 15, actor: Actor = SYSTEM,
+) -> Channel:
+    """Register a channel. ``token_env`` names the environment variable holding its secret."""
+    actor.require(Permission.MANAGE_CHANNELS)
+    if not _CODE.match(code):
+        raise InvalidInput("A channel code is 1-40 lower-case letters, digits, '-' or '_'.")
+    if not base_url.startswith(("http://", "https://")):
+        raise InvalidInput("The base URL must start with http:// or https://.")
+    if token_env is not None and not _ENV.match(token_env):
+        raise InvalidInput("--token-env takes the NAME of an environment variable (e.g. SHOP_TOKEN), "
+                           "not the secret itself.")
+    with writing(session):
+        if session.scalar(select(Channel.id).where(Channel.code == code)) is not None:
+            raise InvalidInput(f"Channel {code} already exists.")
+        channel = Channel(code=code, name=name or code, kind=kind, base_url=base_url.rstrip("/"),
+                          credentials_env=token_env, settings=settings or {}, sla_policy=sla_policy or {},
+                          poll_interval_s=poll_interval_s, enabled=True)
+        session.add(channel)
+        session.flush()
+        record_event(session, None, "channel_added", actor, subject="channel",
+                     detail={"code": code, "kind": kind.value, "base_url": base_url, "token_env": token_env})
+    return channel
+
+
+def get_channel(session: Session, code: str) -> Channel:
+    channel = session.scalar(select(Channel).where(Channel.code == code))
+    if channel is None:
+        known = ", ".join(session.scalars(select(Channel.code).order_by(Channel.code))) or "none yet"
+        raise NotFound(f"No channel {code!r} (known: {known}).")
+    return channel
+
+
+def enabled_channels(session: Session) -> list[Channel]:
+    return list(session.scalars(select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.code)))
+
+
+def all_channels(session: Session) -> list[tuple[int, str]]:
+    """(id, code) of every channel, for filters."""
+    return [(cid, code) for cid, code in session.execute(select(Channel.id, Channel.code).order_by(Channel.code))]
+
+
+def channel_table(session: Session) -> pd.DataFrame:
+    """Channels with their order count, cursor and last run - never the secret."""
+    orders = select(Order.channel_id, func.count().label("orders")).group_by(Order.channel_id).subquery()
+    last_run = (
+        select(ConnectorRun.channel_id, func.max(ConnectorRun.started_at).label("last_run"))
+        .group_by(ConnectorRun.channel_id).subquery()
+    )
+    rows = session.execute(
+        select(Channel.code, Channel.name, Channel.kind, Channel.base_url, Channel.credentials_env,
+               Channel.enabled, func.coalesce(orders.c.orders, 0), SyncCursor.value, last_run.c.last_run)
+        .outerjoin(orders, orders.c.channel_id == Channel.id)
+        .outerjoin(last_run, last_run.c.channel_id == Channel.id)
+        .outerjoin(SyncCursor, (SyncCursor.channel_id == Channel.id) & (SyncCursor.stream == "orders"))
+        .order_by(Channel.code)
+    ).all()
+    return pd.DataFrame.from_records(
+        [(c, n, k.value, u, e, en, o, cur, lr) for c, n, k, u, e, en, o, cur, lr in rows],
+        columns=["code", "name", "kind", "base_url", "token_env", "enabled", "orders", "cursor", "last_run"],
+    )

@@ -1,0 +1,30 @@
+"""The append-only event history: every change, who made it, before and after."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from core.models import Event, utcnow
+
+if TYPE_CHECKING:
+    from core.auth import Actor
+
+
+def record_event(
+    session: Session,
+    order_id: int | None,
+    kind: str,
+    actor: Actor,
+    *,
+    subject: str = "order",
+    detail: dict[str, Any] | None = None,
+) -> Event:
+    """Append one event in the caller's transaction (so it commits or rolls back with the change)."""
+    event = Event(
+        order_id=order_id, subject=subject, kind=kind, actor_kind=actor.kind, actor_name=actor.name,
+        at=utcnow(), detail=detail or {},
+    )
+    session.add(event)
+    return event

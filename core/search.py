@@ -1,0 +1,36 @@
+"""Normalized search keys. Pure: the same function fills the columns and reads the search box."""
+
+from __future__ import annotations
+
+import re
+
+_SPACES = re.compile(r"\s+")
+
+
+def norm_text(value: str | None) -> str | None:
+    """Lower case, single spaces, no surrounding blanks; None when nothing is left."""
+    if not value:
+        return None
+    text = _SPACES.sub(" ", value).strip().lower()
+    return text or None
+
+
+def norm_number(value: str) -> str:
+    """Order numbers match with or without their '#'."""
+    return value.strip().lstrip("#").strip().lower()
+
+
+def last_name(full_name: str | None) -> str | None:
+    text = norm_text(full_name)
+    return text.rsplit(" ", 1)[-1] if text and " " in text else None
+
+
+def phone_key(value: str | None) -> str | None:
+    """Digits reversed, so '555 1234' finds '+1 (415) 555-1234' with a prefix search."""
+    digits = "".join(ch for ch in value or "" if ch.isdigit())
+    return digits[::-1] or None
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix`` (for index ranges)."""
+    return prefix + "\U0010ffff"

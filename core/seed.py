@@ -1,0 +1,80 @@
+"""Demo data: one account per role, the sandbox channel, and a few locations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.auth import SYSTEM, add_user
+from core.channels import add_channel
+from core.db import writing
+from core.enums import ChannelKind, LocationKind, Role
+from core.inventory import receive_stock
+from core.models import Channel, InventoryLevel, Location, User
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: Role
+    display_name: str
+
+
+DEMO_ACCOUNTS = (
+    DemoAccount("ops", "ops-demo-pass", Role.OPS_LEAD, "Olivia Ops (ops lead)"),
+    DemoAccount("support", "support-demo-pass", Role.SUPPORT, "Sam Support"),
+    DemoAccount("manager", "manager-demo-pass", Role.MANAGER, "Maya Manager"),
+    DemoAccount("admin", "admin-demo-pass", Role.ADMIN, "Ada Admin"),
+    DemoAccount("clerk", "clerk-demo-pass", Role.CLERK, "Carl Clerk (returns)"),
+)
+
+DEMO_LOCATIONS = (
+    ("NJ-WH", "Newark warehouse", LocationKind.WAREHOUSE, "US", "NJ", "America/New_York", ["US", "CA"], 10),
+    ("CA-WH", "Reno warehouse", LocationKind.WAREHOUSE, "US", "NV", "America/Los_Angeles", ["US", "CA"], 20),
+    ("UK-3PL", "Midlands 3PL", LocationKind.THREE_PL, "GB", None, "Europe/London", ["GB"], 10),
+    ("EU-WH", "Venlo warehouse", LocationKind.WAREHOUSE, "NL", None, "Europe/Amsterdam",
+     ["NL", "DE", "FR", "BE", "AT", "IT", "ES", "GB"], 20),
+    ("SYD-STORE", "Sydney store", LocationKind.STORE, "AU", "NSW", "Australia/Sydney", ["AU", "NZ"], 30),
+)
+
+SANDBOX_CHANNEL = "shop-sandbox"
+SANDBOX_TOKEN_ENV = "OPSDESK_SANDBOX_SHOPIFY_TOKEN"
+
+
+def seed_demo(session: Session, *, sandbox_url: str | None = None) -> list[str]:
+    """Create what is missing of the demo set; return what was created (idempotent)."""
+    created = []
+    existing = set(session.scalars(select(User.username)))
+    for account in DEMO_ACCOUNTS:
+        if account.username not in existing:
+            add_user(session, account.username, account.password, account.role, display_name=account.display_name)
+            created.append(f"user {account.username}")
+    with writing(session):
+        have = set(session.scalars(select(Location.code)))
+        for code, name, kind, country, region, tz, zones, priority in DEMO_LOCATIONS:
+            if code not in have:
+                session.add(Location(code=code, name=name, kind=kind, country=country, region=region,
+                                     timezone=tz, zones=zones, priority=priority, active=True))
+                created.append(f"location {code}")
+    if sandbox_url and session.scalar(select(Channel.id).where(Channel.code == SANDBOX_CHANNEL)) is None:
+        add_channel(session, SANDBOX_CHANNEL, kind=ChannelKind.SHOPIFY, base_url=sandbox_url,
+                    token_env=SANDBOX_TOKEN_ENV, name="Sandbox Shopify store", poll_interval_s=5,
+                    sla_policy={"handling_days": 1, "cutoff": "14:00", "timezone": "America/New_York"})
+        created.append(f"channel {SANDBOX_CHANNEL}")
+    return created
+
+
+def seed_stock(session: Session, stock: dict[str, dict[str, int]]) -> int:
+    """Receive opening stock (location code -> SKU -> units) through the ledger, where none exists yet."""
+    have = {(code, sku) for code, sku in session.execute(
+        select(Location.code, InventoryLevel.sku).join(InventoryLevel, InventoryLevel.location_id == Location.id))}
+    received = 0
+    for code, skus in stock.items():
+        for sku, units in skus.items():
+            if (code, sku) not in have and units > 0:
+                receive_stock(session, code, sku, units, actor=SYSTEM, reference="opening stock")
+                received += 1
+    return received

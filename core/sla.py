@@ -1,0 +1,62 @@
+"""Ship-by deadlines from a channel's SLA policy. Pure functions: no store, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """Handling time in business days after the order's start day, shipped by the daily cut-off.
+
+    An order placed after the cut-off, or on a day off, starts on the next business day.
+    """
+
+    handling_days: int = 1
+    cutoff: time = time(14, 0)
+    timezone: str = "UTC"
+    business_days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday = 0
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> SlaPolicy:
+        """Read a policy as stored on a channel (missing keys take the defaults)."""
+        raw = raw or {}
+        base = cls()
+        return cls(
+            handling_days=int(raw.get("handling_days", base.handling_days)),
+            cutoff=time.fromisoformat(raw["cutoff"]) if raw.get("cutoff") else base.cutoff,
+            timezone=str(raw.get("timezone", base.timezone)),
+            business_days=frozenset(raw.get("business_days", base.business_days)),
+            holidays=frozenset(date.fromisoformat(d) for d in raw.get("holidays", ())),
+        )
+
+    def is_business_day(self, day: date) -> bool:
+        return day.weekday() in self.business_days and day not in self.holidays
+
+
+def ship_by(placed_at: datetime, policy: SlaPolicy) -> datetime:
+    """The moment (UTC) by which an order placed at ``placed_at`` must ship."""
+    if placed_at.tzinfo is None:
+        raise ValueError("placed_at must carry a time zone")
+    if not policy.business_days:
+        raise ValueError("an SLA policy needs at least one business day")
+    zone = ZoneInfo(policy.timezone)
+    local = placed_at.astimezone(zone)
+    day = local.date()
+    if not policy.is_business_day(day) or local.time() >= policy.cutoff:
+        day = _next_business_day(day, policy)
+    for _ in range(policy.handling_days):
+        day = _next_business_day(day, policy)
+    # Built from the local wall clock so daylight-saving changes land on the right hour.
+    return datetime.combine(day, policy.cutoff, tzinfo=zone).astimezone(UTC)
+
+
+def _next_business_day(day: date, policy: SlaPolicy) -> date:
+    day += timedelta(days=1)
+    while not policy.is_business_day(day):
+        day += timedelta(days=1)
+    return day
