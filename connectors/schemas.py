@@ -1,0 +1,118 @@
+"""The normalized records that cross from connectors to core - defined here, once.
+
+Connectors build these from each channel's own wire format; core ingests them. Only
+``core.enums`` (a leaf module) is imported, so the statuses stay defined once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from core.enums import FinancialStatus, OrderStatus
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Address(Record):
+    name: str = ""
+    company: str | None = None
+    address1: str = ""
+    address2: str | None = None
+    city: str = ""
+    region: str | None = None  # province / state code
+    postal_code: str | None = None
+    # Optional on purpose: an address without a country is the ADDRESS_INVALID hold's business,
+    # not a reason to reject the whole order.
+    country_code: str | None = Field(default=None, min_length=2, max_length=2)
+    phone: str | None = None
+
+    @field_validator("country_code")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else None
+
+
+class ChannelLine(Record):
+    external_id: str = Field(min_length=1, max_length=120)
+    sku: str = Field(min_length=1, max_length=80)
+    title: str = Field(default="", max_length=300)
+    quantity: int = Field(gt=0, le=100_000)
+    unit_price: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+
+
+class ChannelFulfillment(Record):
+    """A parcel the channel already knows about (fulfilled outside or before OpsDesk)."""
+
+    external_id: str = Field(min_length=1, max_length=120)
+    carrier: str = Field(min_length=1, max_length=60)
+    service: str | None = None
+    tracking_number: str = Field(min_length=1, max_length=80)
+    shipped_at: AwareDatetime
+    # external line id -> quantity in this parcel
+    line_quantities: dict[str, int] = Field(default_factory=dict)
+
+
+class ChannelOrder(Record):
+    """One order as OpsDesk understands it, whatever channel it came from."""
+
+    external_id: str = Field(min_length=1, max_length=120)
+    number: str = Field(min_length=1, max_length=60)
+    # What the channel's status words mean for OpsDesk: None when the desk decides (unfulfilled, open).
+    channel_status: OrderStatus | None = None
+    financial_status: FinancialStatus
+    raw_financial_status: str | None = None
+    raw_fulfillment_status: str | None = None
+    placed_at: AwareDatetime
+    updated_at: AwareDatetime
+    cancelled_at: AwareDatetime | None = None
+    ship_by: AwareDatetime | None = None  # the channel's own deadline (Amazon LatestShipDate)
+    customer_name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=40)
+    ship_to: Address | None = None
+    total: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    currency: str = Field(min_length=3, max_length=3)
+    tags: tuple[str, ...] = ()
+    risk_level: str | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    lines: tuple[ChannelLine, ...] = Field(min_length=1)
+    fulfillments: tuple[ChannelFulfillment, ...] = ()
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class Rejection(Record):
+    """A record that could not be normalized: kept whole for the dead-letter table."""
+
+    raw: Any
+    error: str
+    external_id: str | None = None
+
+
+class Page(Record):
+    """One page from a channel: what parsed, what did not, and the cursor that covers it."""
+
+    records: tuple[ChannelOrder, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
+    # Persisted only after this page is stored, in the same transaction.
+    cursor: str | None = None
+
+    @property
+    def fetched(self) -> int:
+        return len(self.records) + len(self.rejected)
+
+
+def aware(value: datetime) -> datetime:
+    """Guard used by connectors: refuse naive datetimes early."""
+    if value.tzinfo is None:
+        raise ValueError("timestamp without a time zone")
+    return value

@@ -1,0 +1,398 @@
+"""Shopify Admin REST orders: fetch pages of orders updated since a cursor, normalized.
+
+Wire facts (DESIGN.md section 5): ``GET /admin/api/<version>/orders.json``, header
+``X-Shopify-Access-Token``, ``limit`` <= 250, cursor pages through the ``Link`` header
+(a page_info request may add nothing but limit/fields), money as strings, timestamps with
+offsets, ``tags`` as one comma-separated string.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+
+from connectors.http import BadResponse, json_body, make_client, next_link, send_with_retry
+from connectors.schemas import (
+    Address,
+    ChannelFulfillment,
+    ChannelLine,
+    ChannelOrder,
+    FinancialStatus,
+    OrderStatus,
+    Page,
+    Rejection,
+)
+
+API_VERSION = "2025-01"
+MAX_PAGE_SIZE = 250
+
+# Shopify's financial_status words -> OpsDesk's. Anything else (or null) is UNKNOWN, kept raw.
+FINANCIAL_STATUS: Mapping[str, FinancialStatus] = {
+    "pending": FinancialStatus.PENDING,
+    "authorized": FinancialStatus.AUTHORIZED,
+    "partially_paid": FinancialStatus.PARTIALLY_PAID,
+    "paid": FinancialStatus.PAID,
+    "partially_refunded": FinancialStatus.PARTIALLY_REFUNDED,
+    "refunded": FinancialStatus.REFUNDED,
+    "voided": FinancialStatus.VOIDED,
+}
+
+# Shopify's fulfillment_status -> what it means for the desk. None: the desk decides
+# (unfulfilled, or "restocked": items went back to stock, nothing is on its way).
+# A set cancelled_at overrides this table (see channel_status).
+FULFILLMENT_STATUS: Mapping[str | None, OrderStatus | None] = {
+    None: None,
+    "fulfilled": OrderStatus.SHIPPED,
+    "partial": OrderStatus.PARTIALLY_SHIPPED,
+    "restocked": None,
+}
+
+# Fulfillments in these states never left (or were withdrawn): they are not parcels.
+_DEAD_FULFILLMENT_STATES = frozenset({"cancelled", "error", "failure"})
+# Shopify's own word for a tracking number whose carrier it does not know.
+_UNKNOWN_CARRIER = "Other"
+_AWARE = TypeAdapter(AwareDatetime)
+M = TypeVar("M", bound=BaseModel)
+
+
+def channel_status(fulfillment_status: str | None, cancelled_at: object) -> OrderStatus | None:
+    """What Shopify's fulfillment_status plus cancelled_at mean for an OpsDesk order."""
+    if cancelled_at:
+        return OrderStatus.CANCELLED
+    return FULFILLMENT_STATUS.get(fulfillment_status)
+
+
+class _Invalid(ValueError):
+    """One readable problem in a raw order, already phrased as 'path: reason'."""
+
+
+def parse_order(raw: Any) -> ChannelOrder | Rejection:
+    """Normalize one order from Shopify's REST JSON; a broken one becomes a Rejection, never an exception."""
+    external_id = _readable_id(raw)
+    try:
+        if not isinstance(raw, dict):
+            raise _Invalid(f"order: expected a JSON object, got {type(raw).__name__}")
+        return _order(raw)
+    except _Invalid as exc:
+        return Rejection(raw=raw, error=str(exc), external_id=external_id)
+    except (ValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        # Belt and braces: anything the explicit checks missed still becomes a dead letter.
+        why = (str(exc).strip().splitlines() or [""])[0]
+        error = f"order: unreadable ({type(exc).__name__}: {why})"
+        return Rejection(raw=raw, error=error, external_id=external_id)
+
+
+def _order(raw: dict[str, Any]) -> ChannelOrder:
+    if raw.get("id") is None:
+        raise _Invalid("id: missing")
+    items = _list(raw, "line_items")
+    if not items:
+        raise _Invalid("line_items: an order needs at least one line")
+    cancelled_at = _when(raw, "cancelled_at", "cancelled_at", required=False)
+    fin_word, ful_word = _word(raw.get("financial_status")), _word(raw.get("fulfillment_status"))
+    shipping = _dict_or_none(raw, "shipping_address")
+    billing = _dict_or_none(raw, "billing_address")
+    customer = _dict_or_none(raw, "customer") or {}
+    parcels = (_fulfillment(f, i) for i, f in enumerate(_list(raw, "fulfillments")))
+    fields = {
+        "external_id": str(raw["id"]),
+        "number": raw.get("name") or (f"#{raw['order_number']}" if raw.get("order_number") else None),
+        "channel_status": channel_status(ful_word, cancelled_at),
+        "financial_status": FINANCIAL_STATUS.get(fin_word or "", FinancialStatus.UNKNOWN),
+        "raw_financial_status": fin_word,
+        "raw_fulfillment_status": ful_word,
+        "placed_at": _when(raw, "created_at", "created_at"),
+        "updated_at": _when(raw, "updated_at", "updated_at"),
+        "cancelled_at": cancelled_at,
+        "customer_name": _clip(_customer_name(customer, shipping, billing), 200),
+        "email": _first_text(raw.get("email"), raw.get("contact_email"), customer.get("email")),
+        "phone": _first_text(raw.get("phone"), (shipping or {}).get("phone"), customer.get("phone")),
+        "ship_to": _address(shipping) if shipping is not None else None,
+        "total": raw.get("total_price"),
+        "currency": raw.get("currency"),
+        "tags": _tags(raw.get("tags")),
+        "note": _clip(_text(raw.get("note")), 2000),
+        "lines": tuple(_line(item, i) for i, item in enumerate(items)),
+        "fulfillments": tuple(p for p in parcels if p is not None),
+    }
+    # Shopify key for each model field, so errors name what is actually wrong in the payload.
+    names = {"external_id": "id", "number": "name", "placed_at": "created_at", "total": "total_price",
+             "customer_name": "customer", "ship_to": "shipping_address", "lines": "line_items"}
+    return _build(ChannelOrder, fields, "", names)
+
+
+def _line(item: Any, i: int) -> ChannelLine:
+    where = f"line_items[{i}]"
+    if not isinstance(item, dict):
+        raise _Invalid(f"{where}: expected an object")
+    if item.get("id") is None:
+        raise _Invalid(f"{where}.id: missing")
+    sku = item.get("sku")
+    if sku is not None and not isinstance(sku, str):
+        raise _Invalid(f"{where}.sku: expected a string")
+    if not (sku or "").strip():
+        # Without a SKU the desk cannot allocate stock: dead-letter it rather than guess.
+        raise _Invalid(f"{where}.sku: missing (every line needs a SKU)")
+    fields = {"external_id": str(item["id"]), "sku": sku, "title": _clip(_text(item.get("title")) or "", 300),
+              "quantity": item.get("quantity"), "unit_price": item.get("price")}
+    return _build(ChannelLine, fields, where, {"external_id": "id", "unit_price": "price"})
+
+
+def _fulfillment(raw: Any, i: int) -> ChannelFulfillment | None:
+    """A parcel with tracking, or None for fulfillments that are not (yet) trackable parcels."""
+    where = f"fulfillments[{i}]"
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{where}: expected an object")
+    if raw.get("status") in _DEAD_FULFILLMENT_STATES:
+        return None
+    numbers = raw.get("tracking_numbers") or []
+    tracking = _text(raw.get("tracking_number")) or next((n.strip() for n in numbers
+                                                          if isinstance(n, str) and n.strip()), None)
+    if not tracking:
+        return None  # local delivery / manual without tracking: nothing for the desk to watch
+    quantities: dict[str, int] = {}
+    for j, li in enumerate(_list(raw, "line_items", where)):
+        if not isinstance(li, dict) or li.get("id") is None:
+            raise _Invalid(f"{where}.line_items[{j}].id: missing")
+        qty = li.get("quantity")
+        if isinstance(qty, bool) or not isinstance(qty, int):
+            raise _Invalid(f"{where}.line_items[{j}].quantity: Input should be a valid integer")
+        quantities[str(li["id"])] = qty
+    fields = {"external_id": str(raw.get("id") or ""),
+              "carrier": _text(raw.get("tracking_company")) or _UNKNOWN_CARRIER,
+              "service": _text(raw.get("service")), "tracking_number": tracking,
+              "shipped_at": _when(raw, "created_at", f"{where}.created_at"), "line_quantities": quantities}
+    names = {"external_id": "id", "carrier": "tracking_company", "shipped_at": "created_at"}
+    return _build(ChannelFulfillment, fields, where, names)
+
+
+def _address(raw: dict[str, Any]) -> Address:
+    fields = {"name": _text(raw.get("name")) or _full_name(raw), "company": _text(raw.get("company")),
+              "address1": _text(raw.get("address1")) or "", "address2": _text(raw.get("address2")),
+              "city": _text(raw.get("city")) or "", "region": _text(raw.get("province_code")),
+              "postal_code": _text(raw.get("zip")), "country_code": raw.get("country_code"),
+              "phone": _text(raw.get("phone"))}
+    return _build(Address, fields, "shipping_address", {"region": "province_code", "postal_code": "zip"})
+
+
+def _build(model: type[M], fields: dict[str, Any], where: str, names: Mapping[str, str]) -> M:
+    """Validate ``fields`` into ``model``; re-raise the first problem under Shopify's own field path."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        loc = [names.get(str(p), str(p)) if k == 0 else str(p) for k, p in enumerate(first["loc"])]
+        path = ".".join(([where] if where else []) + loc) or where or "order"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise _Invalid(f"{path}: {first['msg']}{more}") from None
+
+
+def _when(raw: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> datetime | None:
+    """A Shopify timestamp (with offset) as an aware UTC datetime."""
+    value = raw.get(key)
+    if value is None or value == "":
+        if required:
+            raise _Invalid(f"{path}: missing")
+        return None
+    try:
+        return _AWARE.validate_python(value).astimezone(UTC)
+    except ValidationError as exc:
+        raise _Invalid(f"{path}: {exc.errors(include_url=False)[0]['msg']}") from None
+
+
+def _list(raw: Mapping[str, Any], key: str, where: str = "") -> list[Any]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Invalid(f"{where + '.' if where else ''}{key}: expected a list")
+    return value
+
+
+def _dict_or_none(raw: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Invalid(f"{key}: expected an object")
+    return value
+
+
+def _customer_name(customer: Mapping[str, Any], *addresses: Mapping[str, Any] | None) -> str:
+    """The customer's own name, else the name on the first address that has one."""
+    full = _full_name(customer)
+    for address in addresses:
+        if full:
+            break
+        full = (_text(address.get("name")) or _full_name(address)) if address else ""
+    return full
+
+
+def _full_name(record: Mapping[str, Any]) -> str:
+    return " ".join(p for p in (_text(record.get("first_name")), _text(record.get("last_name"))) if p)
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list):  # GraphQL and some exports send a list: accept it too
+        parts = [str(v) for v in value]
+    elif isinstance(value, str):
+        parts = value.split(",")
+    else:
+        raise _Invalid("tags: expected a comma-separated string")
+    return tuple(t for t in (p.strip() for p in parts) if t)
+
+
+def _text(value: Any) -> str | None:
+    """A stripped string, or None for null/blank; numbers (zip codes, phones) become strings."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
+
+
+def _first_text(*values: Any) -> str | None:
+    return next((t for t in map(_text, values) if t), None)
+
+
+def _word(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    # Display-only text: an over-long note must not dead-letter an otherwise good order.
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "\u2026"
+
+
+def _readable_id(raw: Any) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get("id"), int | str) and not isinstance(raw.get("id"), bool):
+        return str(raw["id"]) or None
+    return None
+
+
+def _utc_iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _parse_cursor(cursor: str) -> datetime:
+    parsed = datetime.fromisoformat(cursor)
+    if parsed.tzinfo is None:
+        raise ValueError(f"cursor {cursor!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+class ShopifyRest:
+    """Orders from one Shopify store over the Admin REST API.
+
+    The injected client carries base_url (``https://<shop>.myshopify.com``), the
+    ``X-Shopify-Access-Token`` header and timeouts; this class never builds auth itself
+    except in the ``connect`` convenience.
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        api_version: str = API_VERSION,
+        page_size: int = MAX_PAGE_SIZE,
+        max_attempts: int = 5,
+        max_wait_s: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self._client = client
+        self.api_version = api_version
+        self.page_size = page_size
+        self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
+
+    @classmethod
+    def connect(cls, base_url: str, token: str, timeout: float = 10.0, **options: Any) -> ShopifyRest:
+        """Build the client for ``base_url`` with the access token; close it with ``close()`` or ``with``."""
+        return cls(make_client(base_url, {"X-Shopify-Access-Token": token}, timeout=timeout), **options)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ShopifyRest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def orders_since(self, cursor: str | None) -> Iterator[Page]:
+        """Yield one Page per response of orders updated at or after ``cursor``, oldest first.
+
+        ``updated_at_min`` is inclusive, so a resumed sync sees the boundary orders again;
+        ingest is an upsert, which makes that harmless and guarantees nothing is skipped.
+        Each page's cursor is the latest ``updated_at`` seen so far (rejected records
+        included), never earlier than the input cursor.
+        """
+        high = _parse_cursor(cursor) if cursor else None
+        url: str | None = f"/admin/api/{self.api_version}/orders.json"
+        params: dict[str, Any] | None = {"status": "any", "limit": self.page_size, "order": "updated_at asc"}
+        if high is not None:
+            params["updated_at_min"] = _utc_iso(high)
+        while url:
+            resp = send_with_retry(self._client, "GET", url, params=params, **self._retry)
+            records, rejected, high = self._parse_page(resp, high)
+            yield Page(records=tuple(records), rejected=tuple(rejected),
+                       cursor=_utc_iso(high) if high else None)
+            # The next URL already carries page_info and limit; Shopify refuses anything else.
+            url, params = self._checked_next(next_link(resp.headers.get("Link"))), None
+
+    def _parse_page(
+        self, resp: httpx.Response, high: datetime | None
+    ) -> tuple[list[ChannelOrder], list[Rejection], datetime | None]:
+        body = json_body(resp)
+        orders = body.get("orders") if isinstance(body, dict) else None
+        if not isinstance(orders, list):
+            raise BadResponse(f"GET {resp.request.url.path} answered without an 'orders' list",
+                              status_code=resp.status_code, url=str(resp.request.url))
+        records: list[ChannelOrder] = []
+        rejected: list[Rejection] = []
+        for raw in orders:
+            parsed = parse_order(raw)
+            if isinstance(parsed, ChannelOrder):
+                records.append(parsed)
+                seen: datetime | None = parsed.updated_at
+            else:
+                rejected.append(parsed)
+                seen = _updated_at_of(raw)
+            if seen is not None and (high is None or seen > high):
+                high = seen
+        return records, rejected, high
+
+    def _checked_next(self, url: str | None) -> str | None:
+        """Refuse a next link to another host: the client would send it our access token."""
+        if url is None:
+            return None
+        target, base = httpx.URL(url), self._client.base_url
+        if target.is_absolute_url and base.host and (
+            (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port)
+        ):
+            where = f"{target.scheme}://{target.host}"
+            raise BadResponse(f"next page link points elsewhere ({where}); refusing to follow")
+        return url
+
+
+def _updated_at_of(raw: Any) -> datetime | None:
+    """A rejected record's updated_at when it is still readable, so the cursor moves past it."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return _when(raw, "updated_at", "updated_at", required=False)
+    except _Invalid:
+        return None

@@ -1,0 +1,171 @@
+"""The sandbox HTTP server: standard library only, one route table, quiet logs.
+
+Each simulated API is a callable ``Request -> Reply`` registered under a path prefix, so
+WooCommerce (``/wp-json/wc/v3/``), Amazon (``/orders/v0/``) and carriers plug in later with
+``SandboxServer.add_route`` without touching this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sandbox import FaultConfig, Faults, Reply, Request
+from sandbox.shopify_api import PREFIX as SHOPIFY_PREFIX
+from sandbox.shopify_api import ShopifyApi
+from sandbox.world import World
+
+log = logging.getLogger(__name__)
+
+Route = Callable[[Request], Reply]
+
+__all__ = ["FaultConfig", "Route", "SandboxServer", "make_server"]
+
+
+class SandboxServer:
+    """A running (or ready to run) sandbox: ``url``, ``world``, ``start()``, ``stop()``."""
+
+    def __init__(self, host: str, port: int, world: World, faults: Faults) -> None:
+        self.world, self.faults = world, faults
+        self._routes: dict[str, Route] = {}
+        self._counts = {"requests": 0, "sent_429": 0, "sent_5xx": 0}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        handler = type("SandboxHandler", (_Handler,), {"sandbox": self})
+        self._httpd = _QuietServer((host, port), handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def add_route(self, prefix: str, route: Route) -> None:
+        """Serve every path starting with ``prefix`` (longest prefix wins)."""
+        self._routes[prefix] = route
+
+    def start(self) -> SandboxServer:
+        """Serve from a background daemon thread; returns self for chaining."""
+        if self._thread is None:
+            # A short poll interval makes stop() quick: shutdown() waits for the loop to notice.
+            serve = lambda: self._httpd.serve_forever(poll_interval=0.05)  # noqa: E731
+            self._thread = threading.Thread(target=serve, name="sandbox-http", daemon=True)
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (the CLI's entry point)."""
+        try:
+            self._httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._httpd.server_close()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stats(self) -> dict[str, int]:
+        """Counts for tests and the demo: orders, malformed orders, requests, 429s and 5xx sent."""
+        with self._lock:
+            counts = dict(self._counts)
+        rows = self.world.rows()
+        return {"orders": len(rows), "malformed": sum(1 for r in rows if r.malformed), **counts}
+
+    def handle(self, req: Request) -> Reply:
+        """Dispatch one request and count what was sent."""
+        if req.path == "/health":
+            reply = Reply.text(200, "ok")
+        elif req.path == "/_sandbox/stats":
+            reply = Reply.json(200, self.stats())
+        else:
+            route = next((self._routes[p] for p in sorted(self._routes, key=len, reverse=True)
+                          if req.path.startswith(p)), None)
+            reply = route(req) if route else Reply.json(404, {"errors": "Not Found"})
+        with self._lock:
+            self._counts["requests"] += 1
+            self._counts["sent_429"] += reply.status == 429
+            self._counts["sent_5xx"] += reply.status >= 500
+        return reply
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up mid-answer (timeouts under slow_ms) are expected here, not news.
+        log.debug("sandbox connection error from %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real APIs
+    server_version = "OpsDeskSandbox/0.1"
+    timeout = 30  # close idle keep-alive connections eventually
+    sandbox: SandboxServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        parts = urlsplit(self.path)
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+        req = Request(method=self.command, path=parts.path,
+                      query=parse_qs(parts.query, keep_blank_values=True),
+                      headers={k.lower(): v for k, v in self.headers.items()},
+                      base_url=f"http://{host}", body=body)
+        try:
+            reply = self.sandbox.handle(req)
+        except Exception:  # a sandbox bug must show up as a 500, not a dropped connection
+            log.exception("sandbox route failed for %s %s", self.command, parts.path)
+            reply = Reply.json(500, {"errors": "sandbox internal error"})
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        log.debug("sandbox %s - " + format, self.address_string(), *args)
+
+
+def make_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    seed: int = 1,
+    token: str = "sandbox-token",
+    faults: FaultConfig | None = None,
+    time_scale: float = 1.0,
+    orders_per_minute: float = 20.0,
+    backlog: int = 150,
+    now: Callable[[], datetime] | None = None,
+    bucket_size: int = 40,
+    leak_per_s: float = 2.0,
+) -> SandboxServer:
+    """Build a sandbox with the Shopify API mounted; ``port=0`` picks a free port (see ``.url``)."""
+    faults = faults or FaultConfig()
+    world = World(seed=seed, now=now, time_scale=time_scale, orders_per_minute=orders_per_minute,
+                  backlog=backlog, malformed_rate=faults.malformed_rate)
+    server = SandboxServer(host, port, world, Faults(faults, seed))
+    server.add_route(SHOPIFY_PREFIX, ShopifyApi(world, server.faults, token, bucket_size=bucket_size,
+                                                leak_per_s=leak_per_s))
+    return server
