@@ -1,0 +1,261 @@
+"""`opsdesk`: the command line. Errors are one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from core.enums import ChannelKind, Role
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _upgrade() -> None:
+    from core.db import database_url
+    from core.migrate import upgrade
+
+    upgrade(database_url())
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from core.db import database_url
+
+    _upgrade()
+    print(f"database is at the latest schema: {_safe_url(database_url())}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox import FaultConfig
+    from sandbox.server import make_server
+
+    token = os.environ.get(args.token_env) or "sandbox-token"
+    faults = FaultConfig(rate_429=args.rate_429, rate_5xx=args.rate_5xx, slow_ms=args.slow_ms,
+                         malformed_rate=args.malformed_rate)
+    server = make_server(args.host, args.port, seed=args.seed, token=token, faults=faults,
+                         time_scale=args.time_scale, orders_per_minute=args.orders_per_minute,
+                         backlog=args.backlog)
+    print(f"sandbox serving Shopify Admin REST at {server.url} (token from ${args.token_env}); Ctrl-C stops")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from jobs.worker import run_worker
+
+    _upgrade()
+    run_worker()
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from jobs.poll import poll_channel
+
+    _upgrade()
+    report = poll_channel(args.channel)
+    print(report)
+    return 1 if report.error else 0
+
+
+def cmd_channel_add(args: argparse.Namespace) -> int:
+    from core.channels import add_channel
+    from core.db import new_session
+
+    _upgrade()
+    with new_session() as session:
+        channel = add_channel(session, args.name, kind=ChannelKind(args.kind), base_url=args.base_url,
+                              token_env=args.token_env, name=args.display_name, poll_interval_s=args.interval)
+    note = "" if os.environ.get(args.token_env) else f" (note: ${args.token_env} is not set in this shell)"
+    print(f"channel {channel.code} added: {channel.kind.value} at {channel.base_url}, "
+          f"secret read from ${channel.credentials_env}{note}")
+    return 0
+
+
+def cmd_channel_list(args: argparse.Namespace) -> int:
+    from core.channels import channel_table
+    from core.db import new_session
+
+    _upgrade()
+    with new_session() as session:
+        table = channel_table(session)
+    if args.json:
+        print(table.to_json(orient="records", date_format="iso"))
+    elif table.empty:
+        print("no channels yet - add one with: opsdesk channel add NAME --kind shopify --base-url URL --token-env VAR")
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from core.auth import add_user
+    from core.db import new_session
+
+    if args.password_env:
+        password = os.environ.get(args.password_env, "")
+        if not password:
+            raise SystemExit(_fail(f"environment variable {args.password_env} is empty or not set"))
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.username}: ")
+    else:
+        raise SystemExit(_fail("no terminal to ask for a password: pass --password-env VAR"))
+    _upgrade()
+    with new_session() as session:
+        user = add_user(session, args.username, password, Role(args.role), display_name=args.display_name)
+    print(f"user {user.username} added with role {user.role.label}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from core.db import new_session
+    from core.seed import seed_demo
+
+    _upgrade()
+    with new_session() as session:
+        created = seed_demo(session, sandbox_url=args.sandbox_url)
+    print("created: " + ", ".join(created) if created else "nothing to do: the demo data is already there")
+    return 0
+
+
+def cmd_order_show(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from core.db import new_session
+    from core.order_detail import order_detail, resolve_order
+
+    _upgrade()
+    with new_session() as session:
+        detail = order_detail(session, resolve_order(session, args.ref))
+    if args.json:
+        print(json.dumps(asdict(detail), indent=2, ensure_ascii=False, default=str))
+    else:
+        o = detail.order
+        print(f"{o['number']} ({o['channel']}, id {o['id']}) - {o['status_label']}, {o['total']} {o['currency']}")
+        print(f"  {o['customer_name']} <{o['email']}>  placed {o['placed_at']}  ship by {o['ship_by']}")
+        for line in detail.lines:
+            print(f"  {line['quantity']} x {line['sku']}  {line['title']}  @ {line['unit_price']}")
+        for event in detail.events:
+            print(f"  {event['at']}  {event['actor']}: {event['text']}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from jobs.demo import run_demo
+
+    return run_demo(port=args.port, sandbox_port=args.sandbox_port, reset=args.reset)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="opsdesk", description="OpsDesk: the e-commerce operations desk.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str, parent=sub):  # type: ignore[no-untyped-def]
+        cmd = parent.add_parser(name, help=help_, description=help_)
+        cmd.set_defaults(fn=fn)
+        return cmd
+
+    demo = add("demo", cmd_demo, "run everything on SQLite: sandbox, worker and the UI on :8501")
+    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--sandbox-port", type=int, default=8900)
+    demo.add_argument("--reset", action="store_true", help="start from an empty demo database")
+
+    db = add("db", lambda a: 2, "database schema").add_subparsers(dest="db_command", required=True)
+    add("upgrade", cmd_db_upgrade, "apply the Alembic migrations", db)
+
+    sb = add("sandbox", cmd_sandbox, "serve the local channel simulator")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8900)
+    sb.add_argument("--seed", type=int, default=1)
+    sb.add_argument("--token-env", default="OPSDESK_SANDBOX_SHOPIFY_TOKEN",
+                    help="environment variable holding the access token to accept (default token: sandbox-token)")
+    sb.add_argument("--orders-per-minute", type=float, default=20.0)
+    sb.add_argument("--backlog", type=int, default=150, help="orders already placed when the sandbox starts")
+    sb.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per real second")
+    sb.add_argument("--rate-429", type=float, default=0.0)
+    sb.add_argument("--rate-5xx", type=float, default=0.0)
+    sb.add_argument("--slow-ms", type=int, default=0)
+    sb.add_argument("--malformed-rate", type=float, default=0.0)
+
+    add("worker", cmd_worker, "run the scheduler: polls every enabled channel")
+    poll = add("poll", cmd_poll, "poll one channel")
+    poll.add_argument("channel")
+    poll.add_argument("--once", action="store_true", required=True, help="one poll cycle, then exit")
+
+    ch = add("channel", lambda a: 2, "sales channels").add_subparsers(dest="channel_command", required=True)
+    ch_add = add("add", cmd_channel_add, "register a channel", ch)
+    ch_add.add_argument("name", help="short code, e.g. us-store")
+    ch_add.add_argument("--kind", required=True, choices=[ChannelKind.SHOPIFY.value])
+    ch_add.add_argument("--base-url", required=True)
+    ch_add.add_argument("--token-env", required=True, help="NAME of the environment variable with the secret")
+    ch_add.add_argument("--display-name")
+    ch_add.add_argument("--interval", type=int, default=15, help="seconds between polls")
+    ch_list = add("list", cmd_channel_list, "list channels", ch)
+    ch_list.add_argument("--json", action="store_true")
+
+    us = add("user", lambda a: 2, "accounts").add_subparsers(dest="user_command", required=True)
+    u_add = add("add", cmd_user_add, "create a built-in account", us)
+    u_add.add_argument("username")
+    u_add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    u_add.add_argument("--display-name")
+    u_add.add_argument("--password-env", help="read the password from this environment variable")
+
+    seed = add("seed", cmd_seed, "create the demo accounts, locations and (with --sandbox-url) channel")
+    seed.add_argument("--sandbox-url")
+
+    order = add("order", lambda a: 2, "orders").add_subparsers(dest="order_command", required=True)
+    show = add("show", cmd_order_show, "show one order with its lines and events", order)
+    show.add_argument("ref", help="order number (#1001), channel order id, CHANNEL:NUMBER or internal id")
+    show.add_argument("--json", action="store_true")
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"opsdesk: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Long-running processes tell what they do; one-shot commands print only their result.
+    chatty = args.command in ("worker", "demo", "sandbox")
+    logging.basicConfig(level=os.environ.get("OPSDESK_LOG_LEVEL", "INFO" if chatty else "WARNING"),
+                        format=_LOG_FORMAT)
+    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from connectors.http import ConnectorError
+    from core.errors import DomainError
+
+    try:
+        return args.fn(args)
+    except (DomainError, ConnectorError) as exc:
+        return _fail(str(exc))
+    except OperationalError as exc:
+        return _fail(f"database problem: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
+    except SQLAlchemyError as exc:
+        return _fail(f"database error: {str(exc).splitlines()[0]}")
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        return _fail(str(exc))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

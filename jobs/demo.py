@@ -1,0 +1,117 @@
+"""`opsdesk demo`: the whole desk on one machine - sandbox, worker and UI - on a SQLite file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from core.db import new_session
+from core.migrate import upgrade
+from core.seed import DEMO_ACCOUNTS, DEMO_LOCATIONS, SANDBOX_TOKEN_ENV, seed_demo, seed_stock
+from sandbox.world import CATALOG, HIGH_VALUE_SKU
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def demo_stock() -> dict[str, dict[str, int]]:
+    """Opening stock for the sandbox's catalogue: plenty of most things, a few scarce ones for backorders."""
+    stock: dict[str, dict[str, int]] = {}
+    for n, (code, *_rest) in enumerate(DEMO_LOCATIONS):
+        stock[code] = {}
+        for i, (sku, *_item) in enumerate(CATALOG):
+            units = 2 if sku == HIGH_VALUE_SKU else 0 if (i + n) % 5 == 0 else 40 + 15 * ((i * 7 + n) % 6)
+            stock[code][sku] = units
+    return stock
+
+
+def _wait_http(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - localhost only
+                if resp.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False) -> int:
+    """Start the three processes, print where to go and how to sign in, stop them all on Ctrl-C."""
+    db_path = ROOT / "var" / "demo.db"
+    db_path.parent.mkdir(exist_ok=True)
+    if reset:
+        for suffix in ("", "-wal", "-shm", ".worker.lock"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    env = dict(os.environ)
+    env.setdefault("OPSDESK_DATABASE_URL", f"sqlite:///{db_path}")
+    env.setdefault(SANDBOX_TOKEN_ENV, "sandbox-token")
+    os.environ.update({k: env[k] for k in ("OPSDESK_DATABASE_URL", SANDBOX_TOKEN_ENV)})
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+
+    print("==> preparing the demo database", flush=True)
+    upgrade(env["OPSDESK_DATABASE_URL"])
+    with new_session() as session:
+        seed_demo(session, sandbox_url=sandbox_url)
+        seed_stock(session, demo_stock())
+
+    cli = [sys.executable, "-m", "jobs.cli"]
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    # Ctrl-C and `kill` both stop the demo cleanly (also when started with SIGINT ignored, e.g. by `&`).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        procs["sandbox"] = subprocess.Popen([*cli, "sandbox", "--port", str(sandbox_port)], cwd=ROOT, env=env)
+        if not _wait_http(f"{sandbox_url}/health", 20):
+            print(f"opsdesk: error: the sandbox did not start on port {sandbox_port} (is it in use?)", file=sys.stderr)
+            return 1
+        procs["worker"] = subprocess.Popen([*cli, "worker"], cwd=ROOT, env=env)
+        procs["ui"] = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env,
+        )
+        if not _wait_http(f"http://127.0.0.1:{port}/_stcore/health", 60):
+            print(f"opsdesk: error: the UI did not start on port {port} (is it in use?)", file=sys.stderr)
+            return 1
+        _banner(port)
+        while True:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"opsdesk: error: the {name} process stopped (exit {proc.returncode}); stopping the demo",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\n==> stopping the demo", flush=True)
+        return 0
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _banner(port: int) -> None:
+    width = max(len(a.username) for a in DEMO_ACCOUNTS)
+    print("\n" + "=" * 64)
+    print(f"  OpsDesk demo is running:  http://localhost:{port}")
+    print("  Orders stream in from the sandbox Shopify store every few seconds.")
+    print("  Sign in with one of these demo accounts:")
+    for account in DEMO_ACCOUNTS:
+        print(f"    {account.username.ljust(width)}  /  {account.password.ljust(18)}  {account.role.label}")
+    print("  Ctrl-C stops everything.")
+    print("=" * 64 + "\n", flush=True)

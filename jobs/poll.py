@@ -1,0 +1,58 @@
+"""The poll job: one channel, one cycle - fetch pages, ingest each atomically, record the run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connectors.http import ConnectorError
+from core.channels import get_channel
+from core.db import new_session
+from core.errors import DomainError
+from core.ingest import IngestResult, apply_page
+from core.runs import cursor_of, finish_run, start_run
+from jobs.connectors import order_source
+
+log = logging.getLogger("opsdesk.poll")
+
+
+@dataclass
+class PollReport:
+    channel: str
+    fetched: int
+    result: IngestResult
+    error: str | None
+
+    def __str__(self) -> str:
+        r = self.result
+        text = (f"{self.channel}: fetched {self.fetched}, written {r.written}, "
+                f"unchanged {r.skipped}, dead-lettered {r.rejected}")
+        return text + (f" - stopped: {self.error}" if self.error else "")
+
+
+def poll_channel(code: str, *, should_stop: Callable[[], bool] = lambda: False) -> PollReport:
+    """Poll one channel once. A failure is recorded on the run and reported, with the pages before it kept."""
+    with new_session() as session:
+        channel = get_channel(session, code)
+        run_id = start_run(session, channel)
+        totals, fetched, error = IngestResult(), 0, None
+        try:
+            with order_source(channel) as source:
+                for page in source.orders_since(cursor_of(session, channel.id)):
+                    totals += apply_page(session, channel, page, run_id=run_id)
+                    fetched += page.fetched
+                    if should_stop():
+                        break  # the page just stored is complete; the cursor covers it
+        except (ConnectorError, DomainError) as exc:
+            error = str(exc)
+        except Exception as exc:  # unexpected: record it on the run, then let it propagate
+            session.rollback()
+            finish_run(session, run_id, fetched=fetched, written=totals.written, skipped=totals.skipped,
+                       errors=totals.rejected, error=f"{type(exc).__name__}: {exc}")
+            raise
+        finish_run(session, run_id, fetched=fetched, written=totals.written, skipped=totals.skipped,
+                   errors=totals.rejected, error=error)
+    report = PollReport(code, fetched, totals, error)
+    (log.warning if error else log.info)("%s", report)
+    return report

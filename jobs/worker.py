@@ -1,0 +1,98 @@
+"""`opsdesk worker`: an APScheduler BlockingScheduler in its own process."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from core.channels import enabled_channels
+from core.db import database_url, new_session
+from jobs.allocate import allocate_ready_orders, check_integrity, retry_backorders
+from jobs.leader import Leadership
+from jobs.poll import poll_channel
+
+log = logging.getLogger("opsdesk.worker")
+_stopping = threading.Event()
+RESCAN_S = 15  # how often the worker notices channels added, paused or edited
+
+
+def _poll(code: str) -> None:
+    try:
+        poll_channel(code, should_stop=_stopping.is_set)
+    except Exception:  # a job never dies silently: log it whole, the next tick tries again
+        log.exception("poll of %s failed", code)
+
+
+def _sweep(name: str, fn: Callable[[], int]) -> None:
+    try:
+        done = fn()
+        if done:
+            log.info("%s: %s", name, done)
+    except Exception:  # recorded in the log whole; the next tick tries again
+        log.exception("%s failed", name)
+
+
+# The sweeps: (job id, function returning how much it did, seconds between runs).
+SWEEPS: tuple[tuple[str, Callable[[], int], int], ...] = (
+    ("allocate", allocate_ready_orders, 3),
+    ("retry_backorders", retry_backorders, 30),
+    ("check_integrity", check_integrity, 600),
+)
+
+
+def sync_jobs(scheduler: BlockingScheduler) -> None:
+    """One poll job per enabled channel, at its interval; jobs of removed or paused channels go."""
+    with new_session() as session:
+        wanted = {f"poll:{c.code}": c.poll_interval_s for c in enabled_channels(session)}
+    for job in scheduler.get_jobs():
+        if job.id.startswith("poll:") and job.id not in wanted:
+            job.remove()
+    for job_id, interval in wanted.items():
+        job = scheduler.get_job(job_id)
+        if job is None:
+            scheduler.add_job(_poll, "interval", seconds=interval, id=job_id, args=[job_id[5:]],
+                              next_run_time=datetime.now(UTC))
+            log.info("scheduled %s every %ss", job_id, interval)
+        elif job.trigger.interval.total_seconds() != interval:
+            job.reschedule("interval", seconds=interval)
+
+
+def run_worker() -> None:
+    """Become the active worker (waiting while another holds the lock), then run the schedule."""
+    url = database_url()
+    leader = Leadership(url)
+    signal.signal(signal.SIGTERM, lambda *_: _stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: _stopping.set())
+    announced = False
+    while not leader.try_acquire():
+        if not announced:
+            log.info("another worker is active on this database; standing by")
+            announced = True
+        if _stopping.wait(5):
+            return
+    scheduler = BlockingScheduler(
+        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+    )
+    sync_jobs(scheduler)
+    scheduler.add_job(sync_jobs, "interval", seconds=RESCAN_S, id="sync_jobs", args=[scheduler])
+    now = datetime.now(UTC)
+    for job_id, fn, every in SWEEPS:
+        scheduler.add_job(_sweep, "interval", seconds=every, id=job_id, args=[job_id, fn], next_run_time=now)
+
+    def _watch_stop() -> None:
+        _stopping.wait()
+        log.info("stopping: finishing the current page")
+        scheduler.shutdown(wait=True)  # running polls see _stopping and stop after their page
+
+    threading.Thread(target=_watch_stop, daemon=True).start()
+    log.info("worker active (pid lock held) on %s", url.split("@")[-1])
+    try:
+        scheduler.start()
+    finally:
+        leader.release()
+        log.info("worker stopped")
