@@ -1,0 +1,1 @@
+"""Streamlit-side helpers: engine and session access, login, navigation, display formatting."""
