@@ -1,0 +1,131 @@
+"""Ingest on SQLite and PostgreSQL: idempotent, newest wins, dead letters, cursor in the same transaction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.schemas import Page, Rejection
+from core import ingest as ingest_module
+from core.enums import FinancialStatus, OrderStatus
+from core.models import DeadLetter, Event, Order, OrderLine, Shipment, SyncCursor
+from core.runs import cursor_of
+from tests.factories import ingest, make_channel, order_record, parcel
+
+
+def count(db, model, *where) -> int:
+    return db.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_new_orders_land_with_their_lines_and_a_received_event(db):
+    channel = make_channel(db)
+    result = ingest(db, channel, [order_record(i) for i in range(5)])
+    assert result.written == 5
+    assert count(db, Order) == 5 and count(db, OrderLine) == 5
+    assert count(db, Event, Event.kind == "order_received") == 5
+    order = db.scalar(select(Order).where(Order.number == "#1003"))
+    assert order.status is OrderStatus.READY and order.is_open  # no hold rule fired
+    assert str(order.total) == "48.00" and order.currency == "USD"
+    assert order.placed_at.tzinfo is not None and order.ship_by > order.placed_at
+
+
+def test_polling_the_same_data_again_creates_no_duplicate(db):
+    channel = make_channel(db)
+    records = [order_record(i) for i in range(10)]
+    ingest(db, channel, records)
+    again = ingest(db, channel, records)
+    assert (again.written, again.skipped) == (0, 10)
+    assert count(db, Order) == 10 and count(db, OrderLine) == 10
+    assert count(db, Event, Event.order_id.is_not(None)) == 10
+
+
+def test_the_same_order_twice_in_one_page_keeps_the_newest(db):
+    channel = make_channel(db)
+    old, new = order_record(1), order_record(1, minutes_later=30, customer_name="Renamed Person")
+    ingest(db, channel, [new, old])
+    assert count(db, Order) == 1
+    assert db.scalar(select(Order.customer_name)) == "Renamed Person"
+
+
+def test_an_older_update_never_overwrites_a_newer_one(db):
+    channel = make_channel(db)
+    ingest(db, channel, [order_record(1, minutes_later=60, email="new@example.com")])
+    stale = ingest(db, channel, [order_record(1, minutes_later=10, email="old@example.com")])
+    assert stale.skipped == 1 and stale.written == 0
+    assert db.scalar(select(Order.email)) == "new@example.com"
+
+
+def test_a_newer_update_changes_the_order_and_says_what_changed(db):
+    channel = make_channel(db)
+    ingest(db, channel, [order_record(1, financial_status=FinancialStatus.PENDING)])
+    ingest(db, channel, [order_record(1, minutes_later=5, financial_status=FinancialStatus.PAID,
+                                      email="changed@example.com")])
+    order = db.scalar(select(Order))
+    assert order.financial_status is FinancialStatus.PAID and order.search_email == "changed@example.com"
+    event = db.scalar(select(Event).where(Event.kind == "order_updated"))
+    assert event.detail["financial_status"] == {"before": "pending", "after": "paid"}
+    assert event.detail["email"]["after"] == "changed@example.com"
+    # The payment hold cleared by itself and the order moved on: each change bumped the version.
+    assert order.status is OrderStatus.READY and order.version == 3
+    cleared = db.scalar(select(Event).where(Event.kind == "hold_cleared"))
+    assert cleared.detail == {"code": "PAYMENT_PENDING", "reason": "the channel reports the order paid"}
+
+
+def test_a_cancellation_from_the_channel_moves_the_order_and_leaves_the_queue(db):
+    channel = make_channel(db)
+    ingest(db, channel, [order_record(1)])
+    ingest(db, channel, [order_record(1, minutes_later=5, channel_status=OrderStatus.CANCELLED)])
+    order = db.scalar(select(Order))
+    assert order.status is OrderStatus.CANCELLED and not order.is_open
+    moved = db.scalar(select(Event).where(Event.kind == "status_changed"))
+    assert moved.detail["from"] == "ready" and moved.detail["to"] == "cancelled"
+
+
+def test_a_fulfilled_order_becomes_a_shipment_once(db):
+    channel = make_channel(db)
+    shipped = order_record(2, minutes_later=90, channel_status=OrderStatus.SHIPPED,
+                           fulfillments=(parcel(2, "1ZTEST0000000002"),))
+    ingest(db, channel, [order_record(2)])
+    ingest(db, channel, [shipped])
+    ingest(db, channel, [order_record(2, minutes_later=120, channel_status=OrderStatus.SHIPPED,
+                                      fulfillments=(parcel(2, "1ZTEST0000000002"),))])
+    assert count(db, Shipment) == 1
+    assert db.scalar(select(OrderLine.qty_shipped)) == 2
+    assert db.scalar(select(Order.status)) is OrderStatus.SHIPPED
+
+
+def test_a_malformed_record_goes_to_dead_letters_with_its_raw_json_and_the_rest_lands(db):
+    channel = make_channel(db)
+    raw = {"id": 99, "name": "#9999", "line_items": [{"quantity": "two"}]}
+    page = Page(records=(order_record(1), order_record(2)),
+                rejected=(Rejection(raw=raw, error="line_items[0].sku: missing", external_id="99"),))
+    result = ingest_module.apply_page(db, channel, page)
+    assert (result.written, result.rejected) == (2, 1)
+    letter = db.scalar(select(DeadLetter))
+    assert json.loads(letter.raw) == raw and "sku" in letter.error and letter.external_id == "99"
+    assert count(db, Order) == 2
+
+
+def test_the_cursor_advances_with_the_page_and_never_goes_back(db):
+    channel = make_channel(db)
+    ingest(db, channel, [order_record(1)], cursor="2026-11-16T10:00:00+00:00")
+    assert cursor_of(db, channel.id) == "2026-11-16T10:00:00+00:00"
+    ingest(db, channel, [], cursor="2026-11-16T09:00:00+00:00")
+    assert cursor_of(db, channel.id) == "2026-11-16T10:00:00+00:00"
+
+
+def test_a_failure_mid_page_stores_nothing_and_keeps_the_cursor(db, monkeypatch):
+    channel = make_channel(db)
+    ingest(db, channel, [order_record(1)], cursor="2026-11-16T10:00:00+00:00")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ingest_module, "advance_cursor", explode)
+    with pytest.raises(RuntimeError):
+        ingest(db, channel, [order_record(i) for i in range(2, 6)], cursor="2026-11-17T00:00:00+00:00")
+    db.rollback()
+    assert count(db, Order) == 1
+    assert db.scalar(select(SyncCursor.value)) == "2026-11-16T10:00:00+00:00"

@@ -1,0 +1,132 @@
+"""The worker against the real sandbox: poll cycles, dead letters, one active worker, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.channels import add_channel
+from core.db import engine_for, new_session
+from core.enums import ChannelKind, RunStatus
+from core.models import ConnectorRun, DeadLetter, Order, Shipment
+from sandbox import FaultConfig
+from sandbox.server import make_server
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN_ENV = "OPSDESK_TEST_SANDBOX_TOKEN"
+
+
+@pytest.fixture
+def sandbox(request):
+    faults = getattr(request, "param", None) or FaultConfig()
+    server = make_server(seed=7, token="s3cret-token", faults=faults, orders_per_minute=0.0, backlog=120)
+    server.start()
+    yield server
+    server.stop()
+
+
+def with_channel(url: str, base_url: str, interval: int = 1) -> None:
+    with new_session(engine_for(url)) as session:
+        add_channel(session, "sbx", kind=ChannelKind.SHOPIFY, base_url=base_url, token_env=TOKEN_ENV,
+                    poll_interval_s=interval)
+
+
+def opsdesk(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPSDESK_DATABASE_URL": url, TOKEN_ENV: "s3cret-token"}
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def stored(url: str) -> tuple[set[str], int, int]:
+    with new_session(engine_for(url)) as session:
+        ids = set(session.scalars(select(Order.external_id)))
+        total = session.scalar(select(func.count()).select_from(Order))
+        letters = session.scalar(select(func.count()).select_from(DeadLetter))
+    return ids, total, letters
+
+
+def test_poll_once_stores_every_sandbox_order_once_even_when_repeated(db_url, sandbox):
+    with_channel(db_url, sandbox.url)
+    first = opsdesk(db_url, "poll", "sbx", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "fetched 120" in first.stdout
+    second = opsdesk(db_url, "poll", "sbx", "--once")
+    assert second.returncode == 0 and "written 0" in second.stdout
+    ids, total, _ = stored(db_url)
+    assert ids == {str(o["id"]) for o in sandbox.world.orders_snapshot()}
+    assert total == len(ids) == 120
+    with new_session(engine_for(db_url)) as session:
+        shipped = {o["id"] for o in sandbox.world.orders_snapshot() if o.get("fulfillments")}
+        assert session.scalar(select(func.count(func.distinct(Shipment.order_id)))) == len(shipped) > 0
+
+
+@pytest.mark.parametrize("sandbox", [FaultConfig(malformed_rate=0.1, rate_429=0.3, retry_after_s=0.05)],
+                         indirect=True)
+def test_malformed_records_are_dead_lettered_and_429s_survived(sqlite_url, sandbox):
+    with_channel(sqlite_url, sandbox.url)
+    result = opsdesk(sqlite_url, "poll", "sbx", "--once")
+    assert result.returncode == 0, result.stderr
+    ids, total, letters = stored(sqlite_url)
+    bad = {str(i) for i in sandbox.world.malformed_ids()}
+    assert letters == len(bad) > 0
+    assert ids == {str(o["id"]) for o in sandbox.world.orders_snapshot()} - bad
+    with new_session(engine_for(sqlite_url)) as session:
+        run = session.scalar(select(ConnectorRun))
+        assert run.status is RunStatus.PARTIAL and run.errors == len(bad) and run.fetched == 120
+        raw = session.scalar(select(DeadLetter.raw))
+        assert raw.startswith("{") and '"line_items"' in raw
+
+
+def test_a_wrong_token_fails_the_run_with_a_clear_line(sqlite_url, sandbox):
+    with_channel(sqlite_url, sandbox.url)
+    env = {**os.environ, "OPSDESK_DATABASE_URL": sqlite_url, TOKEN_ENV: "wrong"}
+    result = subprocess.run([sys.executable, "-m", "jobs.cli", "poll", "sbx", "--once"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "stopped:" in result.stdout and "Traceback" not in result.stderr
+    with new_session(engine_for(sqlite_url)) as session:
+        run = session.scalar(select(ConnectorRun))
+        assert run.status is RunStatus.FAILED and run.error
+
+
+def _start_worker(url: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "OPSDESK_DATABASE_URL": url, TOKEN_ENV: "s3cret-token", "OPSDESK_LOG_LEVEL": "INFO"}
+    return subprocess.Popen([sys.executable, "-m", "jobs.cli", "worker"], cwd=ROOT, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def _wait(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_one_worker_polls_a_second_stands_by_and_takes_over_after_a_clean_stop(db_url, sandbox, tmp_path):
+    # The lock file on SQLite, the advisory lock on PostgreSQL.
+    with_channel(db_url, sandbox.url)
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = _start_worker(db_url, first_log)
+    second = None
+    try:
+        assert _wait(lambda: stored(db_url)[1] == 120, 60), first_log.read_text()
+        second = _start_worker(db_url, second_log)
+        assert _wait(lambda: "standing by" in second_log.read_text(), 30), second_log.read_text()
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+        assert "worker stopped" in first_log.read_text()
+        assert _wait(lambda: "worker active" in second_log.read_text(), 30), second_log.read_text()
+        assert stored(db_url)[1] == 120  # nothing duplicated by the second worker's polls
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
