@@ -13,6 +13,7 @@ CHECK on inventory_levels is the last line of defence. Level rows are always upd
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ import pandas as pd
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.allocation_batch import claim_ready, plan_batch, write_batch
 from core.allocation_plan import LineDemand, Part, Plan, Site, plan_allocation, ships_to
 from core.auth import Actor
 from core.db import is_transient, writing
@@ -41,6 +43,7 @@ from core.models import (
 from core.status import move_order
 
 MAX_ATTEMPTS = 5
+log = logging.getLogger("opsdesk.allocation")
 ALLOCATABLE = (OrderStatus.READY, OrderStatus.BACKORDERED)
 PLANNED_EVENT = "allocation_planned"
 
@@ -134,41 +137,88 @@ def allocate_next_ready(
 
 
 def orders_per_transaction(session: Session) -> int:
-    """How many orders one allocation transaction takes: one, on both backends.
+    """How many READY orders one allocation transaction takes.
 
-    Longer transactions were tried: on PostgreSQL they convoy (and deadlock) on stock rows; on
-    SQLite the write lock is not fair, so a writer holding it for a batch can starve the others
-    past their busy timeout ("database is locked"). Short transactions keep every writer moving.
+    The set path plans a whole batch in memory and writes it with a few bulk statements, so a
+    batch of 100 holds the write lock (SQLite) or the level locks (PostgreSQL) for tens of
+    milliseconds - short enough that other writers never wait near their timeout.
     """
-    return 1
+    return 100
 
 
 def allocate_ready_batch(
-    session: Session, *, actor: Actor, limit: int = 50, skip: Collection[int] = ()
+    session: Session, *, actor: Actor, limit: int = 100, skip: Collection[int] = ()
 ) -> tuple[list[AllocationOutcome], list[AllocationFailed]]:
     """Claim up to ``limit`` READY orders (earliest ship-by first) and allocate them in ONE transaction.
 
-    Each order runs in its own savepoint, so one order's failure rolls back only that order.
-    Returns the outcomes and the failures (empty lists: nothing READY left).
+    The set path (``core.allocation_batch``) plans and writes the batch in bulk. A deadlock or
+    serialization failure runs the transaction again; any other failure rolls the batch back
+    and re-runs it one order per savepoint, so one bad order fails alone. Returns the outcomes
+    and the failures (both empty: nothing READY left).
     """
     actor.require(Permission.EDIT_ORDER)
-    outcomes: list[AllocationOutcome] = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with writing(session):
+                return _allocate_set(session, actor, limit, skip)
+        except Exception as exc:
+            if not is_transient(exc) or attempt == MAX_ATTEMPTS:
+                log.warning("batch allocation failed (%s); allocating one order at a time", exc)
+                break
+    return _allocate_one_by_one(session, actor, limit, skip)
+
+
+def _allocate_set(session: Session, actor: Actor, limit: int,
+                  skip: Collection[int]) -> tuple[list[AllocationOutcome], list[AllocationFailed]]:
+    claimed = claim_ready(session, limit=limit, skip=skip)
+    if not claimed:
+        return [], []
+    skus = sorted({d.sku for c in claimed for d in c.demand})
+    lock_levels(session, skus)
+    sites, stock = sites_and_stock(session, skus)
+    batch = plan_batch(claimed, sites, stock)
+    write_batch(session, claimed, batch, actor, PLANNED_EVENT)
+    outcomes = [
+        AllocationOutcome(c.order_id, c.number, OrderStatus.READY,
+                          OrderStatus.BACKORDERED if plan.backordered else OrderStatus.ALLOCATED,
+                          plan.allocated_units, plan.short_by_sku, plan.location_codes, 1, plan.reason)
+        for c in claimed if (plan := batch.plans.get(c.order_id)) is not None
+    ]
     failures: list[AllocationFailed] = []
+    if batch.passed_over:  # nobody ships there: the single-order path holds them for the ops lead
+        session.flush()
+        passed_over = session.scalars(select(Order).where(Order.id.in_(batch.passed_over)).order_by(Order.id)
+                                      .execution_options(populate_existing=True)).all()
+        done, failures = _each_in_savepoint(session, passed_over, actor)
+        outcomes += done
+    return outcomes, failures
+
+
+def _allocate_one_by_one(session: Session, actor: Actor, limit: int,
+                         skip: Collection[int]) -> tuple[list[AllocationOutcome], list[AllocationFailed]]:
+    """The fallback: the same claim, each order in its own savepoint, so one failure stays alone."""
     with writing(session):
         orders = session.scalars(_CLAIM.limit(limit), {"skip": list(skip)}).all()
-        for order in orders:
-            order_id = order.id
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                try:
-                    with session.begin_nested():
-                        outcomes.append(_allocate_locked(session, order, actor))
+        return _each_in_savepoint(session, orders, actor)
+
+
+def _each_in_savepoint(session: Session, orders: Collection[Order],
+                       actor: Actor) -> tuple[list[AllocationOutcome], list[AllocationFailed]]:
+    outcomes: list[AllocationOutcome] = []
+    failures: list[AllocationFailed] = []
+    for order in orders:
+        order_id = order.id
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with session.begin_nested():
+                    outcomes.append(_allocate_locked(session, order, actor))
+                break
+            except Exception as exc:  # this order's savepoint is rolled back; the batch goes on
+                # A deadlock rolls back only the savepoint (and frees its row locks): try again.
+                if not is_transient(exc) or attempt == MAX_ATTEMPTS:
+                    failures.append(AllocationFailed(order_id, str(exc) or type(exc).__name__))
                     break
-                except Exception as exc:  # this order's savepoint is rolled back; the batch goes on
-                    # A deadlock rolls back only the savepoint (and frees its row locks): try again.
-                    if not is_transient(exc) or attempt == MAX_ATTEMPTS:
-                        failures.append(AllocationFailed(order_id, str(exc) or type(exc).__name__))
-                        break
-                    session.refresh(order)
+                session.refresh(order)
     return outcomes, failures
 
 
@@ -196,9 +246,9 @@ def _allocate_locked(session: Session, order: Order, actor: Actor) -> Allocation
 def _plan_and_reserve(session: Session, order: Order, demand: list[LineDemand]) -> tuple[Plan, int]:
     """Plan on the stock as it is now and reserve every part; on a lost race, re-plan (bounded)."""
     skus = sorted({d.sku for d in demand})
-    _lock_levels(session, skus)
+    lock_levels(session, skus)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        sites, stock = _sites_and_stock(session, skus)
+        sites, stock = sites_and_stock(session, skus)
         plan = plan_allocation(demand, order.ship_country, order.ship_region, sites, stock)
         taken: list[Part] = []
         for part in sorted(plan.parts, key=lambda p: (p.location_id, p.sku)):
@@ -223,7 +273,7 @@ _SITES_AND_STOCK = (
 )
 _LEVEL = and_(_LEVELS.c.location_id == bindparam("loc"), _LEVELS.c.sku == bindparam("b_sku"))
 # The one conditional update of DESIGN.md: it only matches while the stock is still there.
-_RESERVE = (update(_LEVELS).where(_LEVEL, _LEVELS.c.on_hand - _LEVELS.c.reserved >= bindparam("q"))
+RESERVE = (update(_LEVELS).where(_LEVEL, _LEVELS.c.on_hand - _LEVELS.c.reserved >= bindparam("q"))
             .values(reserved=_LEVELS.c.reserved + bindparam("q"), version=_LEVELS.c.version + 1))
 _UNRESERVE = (update(_LEVELS).where(_LEVEL, _LEVELS.c.reserved >= bindparam("q"))
               .values(reserved=_LEVELS.c.reserved - bindparam("q"), version=_LEVELS.c.version + 1))
@@ -233,7 +283,7 @@ _LOCK_LEVELS = (select(_LEVELS.c.id).where(_LEVELS.c.sku.in_(bindparam("skus", e
                 .order_by(_LEVELS.c.location_id, _LEVELS.c.sku).with_for_update())
 
 
-def _lock_levels(session: Session, skus: list[str]) -> None:
+def lock_levels(session: Session, skus: list[str]) -> None:
     """Lock every level row of these SKUs, in (location, SKU) order, before reading their stock.
 
     Every writer of levels takes them in this order, so two transactions never wait on each
@@ -244,7 +294,7 @@ def _lock_levels(session: Session, skus: list[str]) -> None:
     session.execute(_LOCK_LEVELS, {"skus": skus}).all()
 
 
-def _sites_and_stock(session: Session, skus: list[str]) -> tuple[list[Site], dict[tuple[int, str], int]]:
+def sites_and_stock(session: Session, skus: list[str]) -> tuple[list[Site], dict[tuple[int, str], int]]:
     """Every location with what it has available of these SKUs now, in one query."""
     sites: dict[int, Site] = {}
     stock: dict[tuple[int, str], int] = {}
@@ -259,7 +309,7 @@ def _sites_and_stock(session: Session, skus: list[str]) -> tuple[list[Site], dic
 
 def _reserve(session: Session, location_id: int, sku: str, quantity: int) -> bool:
     """True if the stock was still available and is now reserved."""
-    return session.execute(_RESERVE, {"loc": location_id, "b_sku": sku, "q": quantity}).rowcount == 1  # type: ignore[attr-defined]
+    return session.execute(RESERVE, {"loc": location_id, "b_sku": sku, "q": quantity}).rowcount == 1  # type: ignore[attr-defined]
 
 
 def _unreserve(session: Session, location_id: int, sku: str, quantity: int) -> bool:
@@ -414,8 +464,8 @@ def reserve_whole_order_at(session: Session, order: Order, location: Location, *
     lines = session.scalars(_LINES, {"order_id": order.id}).all()
     demand = [LineDemand(ln.id, ln.sku, ln.quantity - max(ln.qty_allocated, ln.qty_shipped)) for ln in lines]
     demand = [d for d in demand if d.quantity > 0]
-    _lock_levels(session, sorted({d.sku for d in demand}))
-    sites, stock = _sites_and_stock(session, sorted({d.sku for d in demand}))
+    lock_levels(session, sorted({d.sku for d in demand}))
+    sites, stock = sites_and_stock(session, sorted({d.sku for d in demand}))
     available = {sku: units for (loc, sku), units in stock.items() if loc == location.id}
     parts = []
     for d in sorted(demand, key=lambda d: d.sku):

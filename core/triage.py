@@ -139,16 +139,20 @@ def recheck_new_orders(session: Session, order_ids: list[int], *, actor: Actor,
 
 
 def open_holds_bulk(session: Session, to_open: dict[int, dict[HoldCode, str]], actor: Actor,
-                    now: datetime) -> list[dict[str, Any]]:
-    """Insert rule holds for many orders at once; return their hold_opened events (not yet written)."""
+                    now: datetime, *, details: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Insert rule holds for many orders at once; return their hold_opened events (not yet written).
+
+    ``details`` adds facts to an order's holds (e.g. the short SKUs of a BACKORDER).
+    """
+    extra = details or {}
     rows = [
         {"order_id": oid, "code": code, "blocking": code.blocking, "state": HoldState.OPEN, "opened_at": now,
-         "note": why, "detail": {"why": why}, "version": 1}
+         "note": why, "detail": {"why": why, **extra.get(oid, {})}, "version": 1}
         for oid, codes in to_open.items() for code, why in codes.items()
     ]
     if rows:
         session.connection().execute(insert(Hold.__table__), rows)
-    return [_event(h["order_id"], "hold_opened", actor, now,
+    return [event_row(h["order_id"], "hold_opened", actor, now,
                    {"code": h["code"].value, "blocking": h["blocking"], "note": h["note"]}) for h in rows]
 
 
@@ -163,7 +167,7 @@ def _write(session: Session, rows: list[Any], decisions: dict[int, Decision], ac
                         version=Hold.version + 1)
                 .execution_options(synchronize_session=False)
             )
-            events += [_event(oid, "hold_cleared", actor, now, {"code": c.value, "reason": CLEARED_BECAUSE[c]})
+            events += [event_row(oid, "hold_cleared", actor, now, {"code": c.value, "reason": CLEARED_BECAUSE[c]})
                        for c in d.to_clear]
     moves = [(r, decisions[r.id].target) for r in rows
              if decisions[r.id].target is not None and can_move(r.status, decisions[r.id].target)]
@@ -185,23 +189,23 @@ def _write(session: Session, rows: list[Any], decisions: dict[int, Decision], ac
         ).rowcount
         if done != len(moves):
             raise StaleEdit("An order in this batch")
-        events += [_event(r.id, "status_changed", actor, now, status_event(r.status, t, because(t)))
+        events += [event_row(r.id, "status_changed", actor, now, status_event(r.status, t, because(t)))
                    for r, t in moves]
     if events:
         session.connection().execute(insert(Event.__table__), events)
-    _expire_loaded(session, {r.id for r, _ in moves})
+    expire_loaded(session, {r.id for r, _ in moves})
 
 
 def because(target: OrderStatus) -> str:
     return "a blocking hold is open" if target is OrderStatus.ON_HOLD else "no blocking hold"
 
 
-def _event(order_id: int, kind: str, actor: Actor, at: datetime, detail: dict[str, Any]) -> dict[str, Any]:
+def event_row(order_id: int, kind: str, actor: Actor, at: datetime, detail: dict[str, Any]) -> dict[str, Any]:
     return {"order_id": order_id, "subject": "order", "kind": kind, "actor_kind": actor.kind,
             "actor_name": actor.name, "at": at, "detail": detail}
 
 
-def _expire_loaded(session: Session, order_ids: set[int]) -> None:
+def expire_loaded(session: Session, order_ids: set[int]) -> None:
     """Orders changed by bulk statements are reloaded on next access if the session holds them."""
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Order) and obj.id in order_ids:

@@ -207,7 +207,7 @@ def test_a_lost_race_gives_back_what_it_took_and_replans_on_fresh_stock(db, monk
         receive_stock(db, code, "TEE", 5, actor=OPS)
     receive_stock(db, "NV-WH", "ZIP", 5, actor=OPS)
     order_id = ready_order(db, 8, [("TEE", 1), ("ZIP", 1)])
-    real, calls = allocation._sites_and_stock, []
+    real, calls = allocation.sites_and_stock, []
 
     def stale_on_first_look(session, skus):  # type: ignore[no-untyped-def]
         sites, stock = real(session, skus)
@@ -216,7 +216,7 @@ def test_a_lost_race_gives_back_what_it_took_and_replans_on_fresh_stock(db, monk
             stock[(nj, "ZIP")] = 5
         return sites, stock
 
-    monkeypatch.setattr(allocation, "_sites_and_stock", stale_on_first_look)
+    monkeypatch.setattr(allocation, "sites_and_stock", stale_on_first_look)
     outcome = allocate_order(db, order_id, actor=WORKER)
     assert outcome.attempts == 2 and outcome.locations == ("NV-WH",) and outcome.after is OrderStatus.ALLOCATED
     assert level(db, "NJ-WH", "TEE") == (5, 0)  # reserved on the first try, given back
@@ -233,3 +233,35 @@ def test_backorders_are_retried_only_where_a_location_ships_to_them(two_warehous
     assert backorders_to_retry(db) == []
     receive_stock(db, "NJ-WH", "TEE", 1, actor=OPS)
     assert backorders_to_retry(db) == [new_york]
+
+
+def test_the_worker_batch_books_each_order_as_the_single_order_path_does(two_warehouses, caplog):
+    """The set path (the worker's) writes what ``allocate_order`` writes: rows, ledger, holds, events."""
+    db = two_warehouses
+    receive_stock(db, "NJ-WH", "TEE", 3, actor=OPS)
+    receive_stock(db, "LA-STORE", "CAP", 1, actor=OPS)
+    first = ready_order(db, 21, [("TEE", 2)])
+    second = ready_order(db, 22, [("TEE", 2), ("CAP", 1)])  # 1 TEE left at NJ: short by one
+    assert allocate_ready_orders(batch=10, engine=db.get_bind()) == 2
+    assert "batch allocation failed" not in caplog.text  # the set path did it, not the fallback
+    assert status_of(db, first) is OrderStatus.ALLOCATED and status_of(db, second) is OrderStatus.BACKORDERED
+    assert level(db, "NJ-WH", "TEE") == (3, 3) and level(db, "LA-STORE", "CAP") == (1, 1)
+    assert open_hold_codes(db, first) == set() and open_hold_codes(db, second) == {HoldCode.BACKORDER}
+    hold = db.scalar(select(Hold).where(Hold.order_id == second, Hold.code == HoldCode.BACKORDER))
+    assert hold.note == "Short: 1 x TEE" and hold.detail["short"] == {"TEE": 1}
+    lines = dict(db.execute(select(OrderLine.sku, OrderLine.qty_allocated).where(OrderLine.order_id == second)).all())
+    assert lines == {"TEE": 1, "CAP": 1}
+    ledger = db.execute(select(InventoryMovement.sku, InventoryMovement.reserved_delta)
+                        .where(InventoryMovement.order_id == second, InventoryMovement.kind == MovementKind.RESERVATION)
+                        .order_by(InventoryMovement.sku)).all()
+    assert [tuple(r) for r in ledger] == [("CAP", 1), ("TEE", 1)]
+    kinds = list(db.scalars(select(Event.kind).where(Event.order_id == second).order_by(Event.id)))
+    assert kinds[-3:] == ["allocation_planned", "status_changed", "hold_opened"]
+    explanation = allocation_explanation(db, second)
+    assert explanation is not None and explanation["method"] == "split" and set(explanation["winners"]) == {
+        "NJ-WH", "LA-STORE"}
+    assert check_invariants(db) == []
+    # The backorder is retried when stock arrives, through the single-order path.
+    receive_stock(db, "NJ-WH", "TEE", 1, actor=OPS)
+    assert retry_backorders(engine=db.get_bind()) == 1
+    assert status_of(db, second) is OrderStatus.ALLOCATED and open_hold_codes(db, second) == set()
