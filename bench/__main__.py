@@ -24,6 +24,7 @@ from bench.generate import BENCH_PASSWORD, BENCH_USER, remove_database
 from bench.ingest_bench import measure_ingest
 from bench.measure import Measure, peak_rss_mb, table
 from bench.naive import measure_in_subprocess
+from bench.ops import measure_allocation, measure_ops_pages
 from bench.reads import measure_reads, queue_only
 from core.db import engine_for
 
@@ -118,10 +119,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"scaling: queue at {args.scale_from:,} orders")
         measures.insert(2, scaling_measure(queue, args.orders, args.scale_from, reuse=args.reuse, seed=args.seed,
                                            reps=args.reps, analyze=args.analyze))
+    log(f"hold queue and inventory grid x{args.reps}")
+    measures.extend(measure_ops_pages(engine, str(db), args.reps))
     log(f"queue page under AppTest x{args.app_runs}")
     measures.append(measure_queue_page(url, BENCH_USER, BENCH_PASSWORD, runs=args.app_runs))
     log(f"ingest: {args.ingest_pages} pages of 250")
     measures.extend(measure_ingest(engine, str(db), args.ingest_pages))
+    log(f"allocation: {args.alloc_orders:,} READY orders, worker job vs bare SQL")
+    measures.extend(measure_allocation(engine, str(db), args.alloc_orders))
     rss = peak_rss_mb()
     measures.append(Measure("peak RSS of this process", rss, target=f"<= {RSS_TARGET_MB} MB", ok=rss <= RSS_TARGET_MB,
                             unit="MB", note="ru_maxrss; generator and naive pandas run in child processes"))
@@ -159,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=20, help="timed repetitions per measure (after a warm-up)")
     parser.add_argument("--naive-reps", type=int, help="repetitions of the naive pandas queue")
     parser.add_argument("--ingest-pages", type=int, default=20, help="timed pages of 250 orders")
+    parser.add_argument("--alloc-orders", type=int, default=2_000, help="READY orders allocated per side")
     parser.add_argument("--app-runs", type=int, default=5, help="timed AppTest runs of the queue page")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--analyze", action="store_true",

@@ -28,6 +28,7 @@ from sqlalchemy import insert
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from bench.dataset import CHANNELS, Shop
+from bench.stock import add_locations, add_stock
 from bench.rows import (
     DAY,
     EVENT_COLS,
@@ -66,6 +67,7 @@ class GenerateStats:
     shipment_lines: int = 0
     events: int = 0
     holds: int = 0
+    stock_levels: int = 0  # (location, SKU) levels, each with its opening receipt
     open_orders: int = 0
     seconds: float = 0.0
     index_seconds: float = 0.0
@@ -216,6 +218,9 @@ def generate(
         for sql in index_sql:
             conn.execute(sql)
         stats.index_seconds = time.perf_counter() - index_started
+        add_locations(conn)
+        stats.stock_levels = add_stock(conn, factory.shop, now_ts, seed)
+        _report(stats, started, progress)
         conn.execute("PRAGMA locking_mode=NORMAL")
         conn.execute("PRAGMA journal_mode=WAL")  # as the app runs it
     finally:

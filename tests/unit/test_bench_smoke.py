@@ -24,7 +24,8 @@ MEASURES = {
     "queue first page", "queue first page vs naive pandas", "queue by channel", "queue by status (on hold)",
     "lookup by email", "lookup by order number", "lookup by tracking number", "lookup by name",
     "lookup by phone fragment", "lookup by last name only", "queue page under AppTest",
-    "ingest (apply_page, pages of 250)", "peak RSS of this process",
+    "ingest (apply_page, pages of 250)", "peak RSS of this process", "hold queue first page",
+    "inventory grid first page", "allocation (worker job, one worker)",
 }
 
 
@@ -68,6 +69,19 @@ def test_every_held_order_has_its_hold(bench_db: Path) -> None:
     assert _one(conn, "SELECT count(*) FROM holds h JOIN orders o ON o.id = h.order_id "
                       "WHERE h.state = 'open' AND o.is_open = 0") == 0
     assert _one(conn, "SELECT count(*) FROM locations WHERE active = 1") >= 3
+
+
+def test_stock_is_fifty_locations_and_ten_thousand_skus_with_their_ledger(bench_db: Path) -> None:
+    conn = sqlite3.connect(bench_db)
+    assert _one(conn, "SELECT count(*) FROM locations") == 50
+    assert _one(conn, "SELECT count(DISTINCT sku) FROM inventory_levels") == 10_000
+    assert _one(conn, "SELECT count(*) FROM inventory_levels WHERE reserved <> 0 OR on_hand < 0") == 0
+    assert _one(conn, "SELECT count(*) FROM inventory_levels l WHERE on_hand <> (SELECT coalesce(sum(on_hand_delta), 0) "
+                      "FROM inventory_movements m WHERE m.location_id = l.location_id AND m.sku = l.sku)") == 0
+    assert _one(conn, "SELECT count(*) FROM inventory_levels WHERE on_hand - reserved <= low_stock_threshold") > 0
+    ordered = {r[0] for r in conn.execute("SELECT DISTINCT sku FROM order_lines")}
+    stocked = {r[0] for r in conn.execute("SELECT DISTINCT sku FROM inventory_levels")}
+    assert ordered <= stocked
 
 
 def test_search_columns_are_the_apps_normal_forms(bench_db: Path) -> None:
@@ -120,6 +134,8 @@ def test_app_queries_find_generated_orders(bench_db: Path) -> None:
 
 def test_harness_reports_every_measure(bench_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
+    allocated_before = _one(sqlite3.connect(bench_db), "SELECT sum(qty_allocated) FROM order_lines")
+    statuses_before = sqlite3.connect(bench_db).execute("SELECT status, count(*) FROM orders GROUP BY 1").fetchall()
     bench_main(["--orders", str(ORDERS), "--db", str(bench_db), "--reuse", "--out", str(out), "--reps", "3",
                 "--naive-reps", "1", "--ingest-pages", "2", "--app-runs", "1"])
     report = json.loads(out.read_text())
@@ -131,5 +147,12 @@ def test_harness_reports_every_measure(bench_db: Path, tmp_path: Path) -> None:
         assert m["app_ms"] is not None and m["app_ms"] > 0, m
         assert m["baseline_ms"] is None or m["baseline_ms"] > 0, m
         assert "APP AND SQL DISAGREE" not in m["note"] and "NOTHING FOUND" not in m["note"], m
-    # the ingest measure cleans up after itself: the database is the size it was
-    assert _one(sqlite3.connect(bench_db), "SELECT count(*) FROM orders") == ORDERS
+    assert "ready" in by_name["allocation (worker job, one worker)"]["note"] or by_name[
+        "allocation (worker job, one worker)"]["app_ms"] > 0
+    # the ingest and allocation measures clean up after themselves: the database is as generated
+    conn = sqlite3.connect(bench_db)
+    assert _one(conn, "SELECT count(*) FROM orders") == ORDERS
+    assert _one(conn, "SELECT count(*) FROM allocations") == 0
+    assert _one(conn, "SELECT count(*) FROM inventory_levels WHERE reserved <> 0") == 0
+    assert _one(conn, "SELECT sum(qty_allocated) FROM order_lines") == allocated_before
+    assert conn.execute("SELECT status, count(*) FROM orders GROUP BY 1").fetchall() == statuses_before
