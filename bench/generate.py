@@ -28,7 +28,6 @@ from sqlalchemy import insert
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from bench.dataset import CHANNELS, Shop
-from bench.stock import add_locations, add_stock
 from bench.rows import (
     DAY,
     EVENT_COLS,
@@ -42,6 +41,7 @@ from bench.rows import (
     OrderFactory,
     day_plan,
 )
+from bench.stock import add_locations, add_stock
 from core.auth import add_user
 from core.channels import add_channel
 from core.db import engine_for, new_session, writing

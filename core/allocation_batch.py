@@ -20,11 +20,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.allocation_plan import LineDemand, Plan, plan_allocation
 from core.auth import Actor
+from core.db import insert_rows
 from core.enums import AllocationStatus, HoldCode, MovementKind, OrderStatus
 from core.errors import StaleEdit
 from core.models import Allocation, Event, InventoryMovement, Order, OrderLine, utcnow
@@ -142,13 +143,13 @@ def write_batch(session: Session, claimed: list[Claimed], batch: BatchPlan, acto
             backorders[order_id] = {HoldCode.BACKORDER: "Short: " + ", ".join(f"{q} x {s}" for s, q in short.items())}
             hold_details[order_id] = {"short": short}
     if allocations:
-        conn.execute(insert(Allocation.__table__), allocations)
-        conn.execute(insert(InventoryMovement.__table__), movements)
+        insert_rows(session, Allocation.__table__, allocations)
+        insert_rows(session, InventoryMovement.__table__, movements)
         conn.execute(_ADD_ALLOCATED, line_updates)
     if moves and conn.execute(_MOVE, moves).rowcount != len(moves):
         raise StaleEdit("An order in this allocation batch")
     events += open_holds_bulk(session, backorders, actor, now, details=hold_details)
     if events:
-        conn.execute(insert(Event.__table__), events)
+        insert_rows(session, Event.__table__, events)
     expire_loaded(session, set(batch.plans))  # the session may hold copies of these orders
 

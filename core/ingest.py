@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from connectors.schemas import ChannelFulfillment, ChannelOrder, Page
 from core import search
 from core.auth import Actor, channel_actor
-from core.db import writing
+from core.db import insert_rows, writing
 from core.enums import ActorKind, OrderStatus, ShipmentStatus
 from core.errors import InvalidTransition
 from core.events import record_event
@@ -163,7 +163,7 @@ def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder],
                      "updated_at": now})
     # A plain executemany, then one look-up of the new ids: RETURNING with a guaranteed order
     # would make SQLite insert row by row.
-    session.connection().execute(insert(Order.__table__), rows)
+    insert_rows(session, Order.__table__, rows)
     new_ids = _existing_orders(session, channel.id, [r.external_id for r in records])
     ids = [new_ids[r.external_id][0] for r in records]
     line_rows = [
@@ -171,7 +171,7 @@ def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder],
          "quantity": line.quantity, "unit_price": line.unit_price}
         for oid, record in zip(ids, records, strict=True) for line in record.lines
     ]
-    session.connection().execute(insert(OrderLine.__table__), line_rows)
+    insert_rows(session, OrderLine.__table__, line_rows)
     events = [
         {"order_id": oid, "subject": "order", "kind": "order_received", "actor_kind": ActorKind.CHANNEL,
          "actor_name": actor.name, "at": now,
@@ -181,7 +181,7 @@ def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder],
     ]
     events += open_holds_bulk(session, {oid: d.to_open for oid, d in zip(ids, first, strict=True) if d.to_open},
                               actor, now)
-    session.connection().execute(insert(Event.__table__), events)
+    insert_rows(session, Event.__table__, events)
     with_parcels = [(oid, r) for oid, r in zip(ids, records, strict=True) if r.fulfillments]
     for oid, record in with_parcels:
         order = session.get_one(Order, oid, options=[selectinload(Order.lines)])

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.allocation_plan import ships_to
 from core.auth import Actor
+from core.db import insert_rows
 from core.enums import HoldCode, HoldState, OrderStatus
 from core.errors import StaleEdit
 from core.models import Event, Hold, Location, Order, OrderLine, utcnow
@@ -151,7 +152,7 @@ def open_holds_bulk(session: Session, to_open: dict[int, dict[HoldCode, str]], a
         for oid, codes in to_open.items() for code, why in codes.items()
     ]
     if rows:
-        session.connection().execute(insert(Hold.__table__), rows)
+        insert_rows(session, Hold.__table__, rows)
     return [event_row(h["order_id"], "hold_opened", actor, now,
                    {"code": h["code"].value, "blocking": h["blocking"], "note": h["note"]}) for h in rows]
 
@@ -192,7 +193,7 @@ def _write(session: Session, rows: list[Any], decisions: dict[int, Decision], ac
         events += [event_row(r.id, "status_changed", actor, now, status_event(r.status, t, because(t)))
                    for r, t in moves]
     if events:
-        session.connection().execute(insert(Event.__table__), events)
+        insert_rows(session, Event.__table__, events)
     expire_loaded(session, {r.id for r, _ in moves})
 
 

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from connectors.shopify import ShopifyRest
-
 from connectors.schemas import Page
+from connectors.shopify import ShopifyRest
 from core.enums import ChannelKind
 from core.errors import InvalidInput
 from core.models import Channel
