@@ -27,6 +27,7 @@ from bench.naive import measure_in_subprocess
 from bench.ops import measure_allocation, measure_ops_pages
 from bench.reads import measure_reads, queue_only
 from core.db import engine_for
+from core.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -107,8 +108,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     load_before = os.getloadavg()
     generated = ensure_database(db, args.orders, reuse=args.reuse, seed=args.seed)
-    planner_statistics(db, args.analyze)
     url = f"sqlite:///{db}"
+    upgrade(url)  # a reused database is brought to the current schema, as the app would
+    planner_statistics(db, args.analyze)
     engine = engine_for(url)
     log(f"reads x{args.reps}")
     measures, plans = measure_reads(engine, str(db), args.reps)

@@ -38,9 +38,8 @@ HOLD_TARGET_MS, GRID_TARGET_MS = 50, 100
 HOLD_SQL = (
     "SELECT h.id FROM holds AS h JOIN orders AS o ON o.id = h.order_id JOIN channels AS c ON c.id = o.channel_id "
     "LEFT OUTER JOIN users AS u ON u.id = h.assignee_id WHERE h.state = 'open' AND h.order_id IS NOT NULL "
-    "ORDER BY CASE WHEN h.blocking = 1 THEN 0 ELSE 1 END, o.ship_by, h.opened_at, h.id LIMIT 50 OFFSET 0")
-HOLD_COUNT_SQL = ("SELECT count(*) FROM holds AS h JOIN orders AS o ON o.id = h.order_id "
-                  "WHERE h.state = 'open' AND h.order_id IS NOT NULL")
+    "ORDER BY h.blocking DESC, h.order_ship_by, h.opened_at, h.id LIMIT 50 OFFSET 0")
+HOLD_COUNT_SQL = "SELECT count(*) FROM holds AS h WHERE h.state = 'open' AND h.order_id IS NOT NULL"
 GRID_SQL = (
     "SELECT l.code, il.sku, il.on_hand, il.reserved, il.on_hand - il.reserved, il.low_stock_threshold, "
     "CASE WHEN il.on_hand - il.reserved <= il.low_stock_threshold THEN 1 ELSE 0 END "

@@ -34,8 +34,8 @@ SHIPMENT_COLS = ("id", "order_id", "location_id", "external_id", "source", "carr
                  "status", "shipped_at", "estimated_at", "delivered_at", "last_scan_at")
 SHIPMENT_LINE_COLS = ("id", "shipment_id", "order_line_id", "quantity")
 EVENT_COLS = ("id", "order_id", "subject", "kind", "actor_kind", "actor_name", "at", "detail")
-HOLD_COLS = ("id", "order_id", "code", "blocking", "state", "opened_at", "assignee_id", "resolution", "resolved_by",
-             "resolved_at", "note", "detail", "version")
+HOLD_COLS = ("id", "order_id", "code", "blocking", "order_ship_by", "state", "opened_at", "assignee_id", "resolution",
+             "resolved_by", "resolved_at", "note", "detail", "version")
 
 DAY = 86_400
 # Ingest triages orders as they arrive (ready or on hold), so few stay "new".
@@ -279,7 +279,7 @@ class OrderFactory:
                              received, detail))
         ids.event += 1
         if hold is not None:
-            self._add_hold(batch, oid, hold, is_open, created, spec.code, last_change)
+            self._add_hold(batch, oid, hold, is_open, created, spec.code, last_change, self.ship_by_text(ci, ts))
 
     @staticmethod
     def _hold(status: S, fin: str, kind: str, u: float, resolved_earlier: bool) -> HoldCode | None:
@@ -297,17 +297,17 @@ class OrderFactory:
         return None
 
     def _add_hold(self, batch: Batch, oid: int, code: HoldCode, is_open: bool, opened: int, channel: str,
-                  last_change: int) -> None:
+                  last_change: int, ship_by: str) -> None:
         ids, why = self.ids, _HOLD_WHY[code]
         at = ts_text(opened)
         if is_open:
-            batch.holds.append((ids.hold, oid, code.value, int(code.blocking), "open", at, None, None, None, None,
+            batch.holds.append((ids.hold, oid, code.value, int(code.blocking), ship_by, "open", at, None, None, None, None,
                                 why, json.dumps({"why": why}), 1))
             batch.events.append((ids.event, oid, "order", "hold_opened", "channel", f"channel:{channel}", at,
                                  json.dumps({"code": code.value, "blocking": code.blocking, "note": why})))
             ids.event += 1
         else:
             resolved = ts_text(min(opened + 3600, last_change))
-            batch.holds.append((ids.hold, oid, code.value, int(code.blocking), "resolved", at, None, "released",
+            batch.holds.append((ids.hold, oid, code.value, int(code.blocking), ship_by, "resolved", at, None, "released",
                                 "bench", resolved, why, json.dumps({"why": why}), 2))
         ids.hold += 1

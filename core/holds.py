@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -40,7 +41,8 @@ def open_hold(
             Hold.order_id == order.id, Hold.code == code, Hold.state == HoldState.OPEN)) is not None
     if known_open:
         return None
-    hold = Hold(order_id=order.id, code=code, blocking=code.blocking, state=HoldState.OPEN, opened_at=utcnow(),
+    hold = Hold(order_id=order.id, code=code, blocking=code.blocking, order_ship_by=order.ship_by,
+                state=HoldState.OPEN, opened_at=utcnow(),
                 note=note, detail=detail or {})
     session.add(hold)
     record_event(session, order.id, "hold_opened", actor,
@@ -272,3 +274,9 @@ def reroute(session: Session, order_id: int, *, order_version: int | None, locat
 
 REROUTABLE = (OrderStatus.ON_HOLD, OrderStatus.READY, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED)
 _REROUTE_CLOSES = (HoldCode.OUT_OF_ZONE, HoldCode.BACKORDER)
+
+
+def sync_hold_deadlines(session: Session, order_id: int, ship_by: datetime) -> None:
+    """Keep the copy of an order's ship-by on its open holds in step (the hold queue sorts by it)."""
+    session.execute(update(Hold).where(Hold.order_id == order_id, Hold.state == HoldState.OPEN)
+                    .values(order_ship_by=ship_by).execution_options(synchronize_session=False))

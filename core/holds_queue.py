@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
-from core.enums import HoldCode, HoldState
+from core.enums import HoldCode, HoldState, OrderStatus
 from core.models import Channel, Hold, Order, User, utcnow
 from core.queries import Page
 
@@ -32,50 +35,86 @@ class HoldFilter:
     blocking_only: bool = False
 
 
-def _conditions(flt: HoldFilter, user_id: int | None, now: datetime) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Hold.state == HoldState.OPEN, Hold.order_id.is_not(None)]
+def _conditions(flt: HoldFilter, user_id: int | None, now: datetime) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The filter's shape (which filters are set) and its bound values; see ``_statements``."""
+    values: dict[str, Any] = {}
     if flt.codes:
-        conds.append(Hold.code.in_(flt.codes))
+        values["codes"] = list(flt.codes)
     if flt.channel_ids:
-        conds.append(Order.channel_id.in_(flt.channel_ids))
+        values["channels"] = list(flt.channel_ids)
+    assignee_mode = ANYONE
     if flt.assignee == ME:
-        conds.append(Hold.assignee_id == user_id)
+        assignee_mode, values["assignee"] = "one", user_id
     elif flt.assignee == NOBODY:
-        conds.append(Hold.assignee_id.is_(None))
+        assignee_mode = NOBODY
     elif isinstance(flt.assignee, int):
-        conds.append(Hold.assignee_id == flt.assignee)
+        assignee_mode, values["assignee"] = "one", flt.assignee
     if flt.older_than_hours:
-        conds.append(Hold.opened_at <= now - timedelta(hours=flt.older_than_hours))
-    if flt.blocking_only:
+        values["opened_before"] = now - timedelta(hours=flt.older_than_hours)
+    shape = ("codes" in values, "channels" in values, assignee_mode, "opened_before" in values, flt.blocking_only)
+    return shape, values
+
+
+@lru_cache(maxsize=64)
+def _statements(shape: tuple[Any, ...]) -> tuple[Select, Select]:
+    """The page and count statements of one filter shape, built once (building costs as much as running)."""
+    codes, channels, assignee_mode, aged, blocking_only = shape
+    conds: list[ColumnElement[bool]] = [Hold.state == HoldState.OPEN, Hold.order_id.is_not(None)]
+    if codes:
+        conds.append(Hold.code.in_(bindparam("codes", expanding=True)))
+    if channels:
+        conds.append(Order.channel_id.in_(bindparam("channels", expanding=True)))
+    if assignee_mode == "one":
+        conds.append(Hold.assignee_id == bindparam("assignee"))
+    elif assignee_mode == NOBODY:
+        conds.append(Hold.assignee_id.is_(None))
+    if aged:
+        conds.append(Hold.opened_at <= bindparam("opened_before", type_=Hold.opened_at.type))
+    if blocking_only:
         conds.append(Hold.blocking.is_(True))
-    return conds
-
-
-def hold_queue(session: Session, flt: HoldFilter, *, user_id: int | None = None, page: int = 1,
-               page_size: int = 50, now: datetime | None = None) -> Page:
-    """Open items, most urgent first: blocking before non-blocking, then the earliest ship-by, then the oldest."""
-    now = now or utcnow()
-    conds = _conditions(flt, user_id, now)
     assignee = aliased(User)
-    stmt = (
+    page = (
         select(Hold.id, Hold.version, Hold.code, Hold.blocking, Order.id, Order.version, Order.number,
                Channel.code, Order.status, Order.customer_name, Order.ship_country, Order.total, Order.currency,
                Order.ship_by, Hold.opened_at, assignee.username, Hold.note)
         .join(Order, Order.id == Hold.order_id).join(Channel, Channel.id == Order.channel_id)
         .outerjoin(assignee, assignee.id == Hold.assignee_id)
         .where(*conds)
-        .order_by(case((Hold.blocking.is_(True), 0), else_=1), Order.ship_by, Hold.opened_at, Hold.id)
-        .limit(page_size).offset((max(page, 1) - 1) * page_size)
+        .order_by(Hold.blocking.desc(), Hold.order_ship_by, Hold.opened_at, Hold.id)  # ix_holds_urgency
+        .limit(bindparam("page_limit")).offset(bindparam("page_offset"))
     )
-    rows = session.execute(stmt).all()
-    total = session.scalar(
-        select(func.count()).select_from(Hold).join(Order, Order.id == Hold.order_id).where(*conds)) or 0
-    frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=HOLD_COLUMNS)
-    if not frame.empty:
-        frame["code"] = frame["code"].map(lambda c: HoldCode(c).value)
-        frame["status"] = frame["status"].map(lambda s: getattr(s, "label", s))
-        frame["total"] = frame["total"].astype(float)
-    return Page(frame, total, max(page, 1), page_size)
+    counted = select(func.count()).select_from(Hold)
+    if channels:  # only the channel filter needs the order
+        counted = counted.join(Order, Order.id == Hold.order_id)
+    return page, counted.where(*conds)
+
+
+def hold_queue(session: Session, flt: HoldFilter, *, user_id: int | None = None, page: int = 1,
+               page_size: int = 50, now: datetime | None = None) -> Page:
+    """Open items, most urgent first: blocking before non-blocking, then the earliest ship-by, then the oldest.
+
+    The ship-by is the order's, as copied onto the hold (``Hold.order_ship_by``).
+    """
+    shape, values = _conditions(flt, user_id, now or utcnow())
+    page_stmt, count_stmt = _statements(shape)
+    conn = session.connection()  # Core execution: plain rows, the ORM adds nothing here
+    rows = conn.execute(page_stmt, {**values, "page_limit": page_size,
+                                    "page_offset": (max(page, 1) - 1) * page_size}).all()
+    total = conn.execute(count_stmt, values).scalar() or 0
+    return Page(_frame(rows), total, max(page, 1), page_size)
+
+
+def _frame(rows: list[Any]) -> pd.DataFrame:
+    """Rows to a DataFrame of plain Python values in one object block (no per-column type inference)."""
+    if not rows:
+        return pd.DataFrame({c: [] for c in HOLD_COLUMNS}, columns=HOLD_COLUMNS)
+    cells = np.empty((len(rows), len(HOLD_COLUMNS)), dtype=object)
+    cells[:] = [(r[0], r[1], _CODE[r[2]], *r[3:8], _LABEL[r[8]], *r[9:11], float(r[11]), *r[12:]) for r in rows]
+    return pd.DataFrame(cells, columns=HOLD_COLUMNS, dtype=object, copy=False)
+
+
+_CODE = {c: c.value for c in HoldCode} | {c.value: c.value for c in HoldCode}
+_LABEL = {s: s.label for s in OrderStatus} | {s.value: s.label for s in OrderStatus}
 
 
 def open_counts_by_code(session: Session) -> dict[HoldCode, int]:

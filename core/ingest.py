@@ -23,6 +23,7 @@ from core.db import insert_rows, writing
 from core.enums import ActorKind, OrderStatus, ShipmentStatus
 from core.errors import InvalidTransition
 from core.events import record_event
+from core.holds import sync_hold_deadlines
 from core.models import Channel, DeadLetter, Event, Order, OrderLine, Shipment, ShipmentLine, utcnow
 from core.runs import advance_cursor
 from core.sla import SlaPolicy, ship_by
@@ -216,6 +217,8 @@ def _apply_update(session: Session, channel: Channel, order: Order, record: Chan
     for parcel in record.fulfillments:
         if parcel.tracking_number not in known:
             _add_shipment(session, order, parcel, actor)
+    if "ship_by" in changed:
+        sync_hold_deadlines(session, order.id, order.ship_by)
     interesting = {k: v for k, v in changed.items() if k not in _QUIET_FIELDS}
     if interesting:
         record_event(session, order.id, "order_updated", actor,

@@ -184,7 +184,7 @@ def _frame(rows) -> pd.DataFrame:  # type: ignore[no-untyped-def]
         return pd.DataFrame({c: [] for c in QUEUE_COLUMNS}, columns=QUEUE_COLUMNS)
     cells = np.empty((len(rows), len(QUEUE_COLUMNS)), dtype=object)
     cells[:] = [(*r[:3], _STATUS_LABEL[r[3]], *r[4:7], float(r[7]), *r[8:]) for r in rows]
-    return pd.DataFrame(cells, columns=QUEUE_COLUMNS, copy=False)
+    return pd.DataFrame(cells, columns=QUEUE_COLUMNS, dtype=object, copy=False)
 
 
 _STATUS_LABEL = {s: s.label for s in OrderStatus} | {s.value: s.label for s in OrderStatus}

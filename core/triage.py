@@ -146,9 +146,12 @@ def open_holds_bulk(session: Session, to_open: dict[int, dict[HoldCode, str]], a
     ``details`` adds facts to an order's holds (e.g. the short SKUs of a BACKORDER).
     """
     extra = details or {}
+    deadlines = dict(session.execute(select(Order.id, Order.ship_by).where(Order.id.in_(list(to_open)))).all()) \
+        if to_open else {}
     rows = [
-        {"order_id": oid, "code": code, "blocking": code.blocking, "state": HoldState.OPEN, "opened_at": now,
-         "note": why, "detail": {"why": why, **extra.get(oid, {})}, "version": 1}
+        {"order_id": oid, "code": code, "blocking": code.blocking, "order_ship_by": deadlines.get(oid),
+         "state": HoldState.OPEN, "opened_at": now, "note": why, "detail": {"why": why, **extra.get(oid, {})},
+         "version": 1}
         for oid, codes in to_open.items() for code, why in codes.items()
     ]
     if rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.enums import HoldCode, HoldState, ShipmentStatus, TrackingStatus
@@ -19,12 +19,17 @@ class Hold(Base):
     __table_args__ = (
         Index("ix_holds_state_code", "state", "code"),
         Index("ix_holds_order", "order_id"),
+        # The hold queue's order (blocking first, then the order's ship-by): its first page is an index range.
+        Index("ix_holds_urgency", "state", text("blocking DESC"), "order_ship_by", "opened_at", "id", "order_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     code: Mapped[HoldCode] = mapped_column(EnumColumn(HoldCode))
     blocking: Mapped[bool]
+    # A copy of the order's ship-by (kept in step by core.holds.sync_hold_deadlines), so the hold
+    # queue sorts by urgency off one index instead of joining and sorting every open item.
+    order_ship_by: Mapped[datetime | None]
     state: Mapped[HoldState] = mapped_column(EnumColumn(HoldState), default=HoldState.OPEN)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -242,3 +242,26 @@ def test_a_released_order_is_allocated_by_the_worker_job_and_cancelling_gives_th
         assert db.scalar(select(InventoryLevel.reserved)) == 2
         holds.cancel_order(db, order.id, order_version=order.version, actor=OPS, reason="customer asked")
         assert db.scalar(select(InventoryLevel.reserved)) == 0
+
+
+def test_the_hold_queue_sorts_by_the_orders_deadline_and_follows_it_when_the_channel_moves_it(db):
+    from datetime import timedelta
+
+    from tests.factories import T0
+
+    channel = make_channel(db)
+    unpaid = {"financial_status": FinancialStatus.PENDING, "raw_financial_status": "pending"}
+    early, late = order_record(61, ship_by=T0 + timedelta(days=3), **unpaid), \
+        order_record(62, ship_by=T0 + timedelta(days=5), **unpaid)
+    ingest(db, channel, [late, early])
+    queue = hold_queue(db, HoldFilter(codes=(HoldCode.PAYMENT_PENDING,)))
+    assert list(queue.rows["number"]) == [early.number, late.number]
+    # The channel moves the later order's deadline ahead of the other: the queue follows.
+    moved = order_record(62, minutes_later=5, ship_by=T0 + timedelta(days=1), **unpaid)
+    ingest(db, channel, [moved])
+    held = db.scalar(select(Hold).where(Hold.code == HoldCode.PAYMENT_PENDING,
+                                        Hold.order_id == db.scalar(select(Order.id).where(Order.number == late.number))))
+    db.refresh(held)
+    assert held.order_ship_by == T0 + timedelta(days=1)
+    queue = hold_queue(db, HoldFilter(codes=(HoldCode.PAYMENT_PENDING,)))
+    assert list(queue.rows["number"]) == [late.number, early.number]
