@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
@@ -107,6 +108,20 @@ def ships_to(zones: Iterable[str], country: str | None, region: str | None) -> b
     return False
 
 
+@lru_cache(maxsize=512)
+def _candidates(all_sites: tuple[Site, ...], country: str, region: str | None) -> tuple[list[Site], list[dict]]:
+    """Active sites that ship there, and why each other one does not (the same for every order to that place).
+
+    Cached: a batch plans many orders to the same few places over the same locations. Callers
+    only read the lists.
+    """
+    sites = [s for s in all_sites if s.active and ships_to(s.zones, country, region)]
+    chosen = set(sites)
+    excluded = [{"code": s.code, "why": "inactive" if not s.active else "does not ship there"}
+                for s in sorted(all_sites, key=lambda s: s.code) if s not in chosen]
+    return sites, excluded
+
+
 def _proximity(site: Site, country: str, region: str | None) -> int:
     if site.country.upper() != country:
         return 2
@@ -133,10 +148,7 @@ def plan_allocation(
     demand: dict[str, int] = {}
     for line in lines:
         demand[line.sku] = demand.get(line.sku, 0) + line.quantity
-    all_sites = list(locations)
-    sites = [s for s in all_sites if s.active and ships_to(s.zones, country, region)]
-    excluded = [{"code": s.code, "why": "inactive" if not s.active else "does not ship there"}
-                for s in sorted(all_sites, key=lambda s: s.code) if s not in sites]
+    sites, excluded = _candidates(tuple(locations), country, region)
     base: dict[str, Any] = {
         "ship_to": {"country": country or None, "region": region},
         "demand": dict(sorted(demand.items())),
