@@ -325,7 +325,7 @@ def _book(session: Session, order: Order, lines: list[OrderLine], plan: Plan, ac
         session.execute(insert(Allocation.__table__), [
             {"order_id": order.id, "order_line_id": p.line_id, "location_id": p.location_id, "sku": p.sku,
              "quantity": p.quantity, "status": AllocationStatus.RESERVED,
-             "plan": {"method": plan.method, "why": plan.reason},  # the full explanation is on the event
+             "plan": plan.summary,  # the full explanation is on the event
              "created_at": now, "updated_at": now} for p in plan.parts])
         session.execute(insert(InventoryMovement.__table__), [
             {"location_id": p.location_id, "sku": p.sku, "kind": MovementKind.RESERVATION, "on_hand_delta": 0,

@@ -125,7 +125,7 @@ def write_batch(session: Session, claimed: list[Claimed], batch: BatchPlan, acto
         for p in plan.parts:
             allocations.append({"order_id": order_id, "order_line_id": p.line_id, "location_id": p.location_id,
                                 "sku": p.sku, "quantity": p.quantity, "status": AllocationStatus.RESERVED,
-                                "plan": {"method": plan.method, "why": plan.reason}, "created_at": now, "updated_at": now})
+                                "plan": plan.summary, "created_at": now, "updated_at": now})
             movements.append({"location_id": p.location_id, "sku": p.sku, "kind": MovementKind.RESERVATION,
                               "on_hand_delta": 0, "reserved_delta": p.quantity, "reason": f"order {number}",
                               "order_id": order_id, "reference": None, "actor": actor.name, "at": now})

@@ -81,6 +81,11 @@ class Plan:
         return tuple(dict.fromkeys(p.location_code for p in self.parts))
 
     @property
+    def summary(self) -> dict[str, Any]:
+        """What an allocation row keeps of its plan (the full explanation is on the order's event)."""
+        return {"method": self.method, "why": self.reason, "winners": list(self.location_codes)}
+
+    @property
     def allocated_units(self) -> int:
         return sum(p.quantity for p in self.parts)
 
