@@ -11,10 +11,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Dialect, Engine, Table, create_engine, event, insert
+from sqlalchemy import Dialect, Engine, Table, create_engine, event, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -118,11 +119,15 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         return
     columns = tuple(rows[0])
     sql, processors, defaults = _compiled_insert(table, columns, conn.dialect)
-    now_defaults = [value(None) if callable(value) else value for value in defaults.values()]
-    params = [
-        tuple([p(row[c]) if p else row[c] for c, p in zip(columns, processors, strict=True)] + now_defaults)
-        for row in rows
-    ]
+    tail = [value(None) if callable(value) else value for value in defaults.values()]
+    values_of = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    todo = [(i, p) for i, p in enumerate(processors) if p is not None]
+    params = []
+    for row in rows:
+        values = [*values_of(row), *tail]
+        for i, process in todo:
+            values[i] = process(values[i])
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
 
 
@@ -148,3 +153,21 @@ def _compiled_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -
     return f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) VALUES ({marks})", \
         processors, defaults
 
+
+
+def insert_rows_counted(session: Session, table: Table, rows: list[dict[str, Any]]) -> int | None:
+    """``insert_rows``, returning the id of the first new row where the database makes that certain.
+
+    On SQLite, inside a write transaction (which holds the database lock), rows inserted
+    without an id get the largest id in the table plus one, one after the other; the new ids
+    are checked against the table's largest id after the insert. Elsewhere: None.
+    """
+    conn = session.connection()
+    if conn.dialect.name != "sqlite" or not rows or "id" in rows[0]:
+        insert_rows(session, table, rows)
+        return None
+    top = table.c.id
+    before = conn.execute(select(func.coalesce(func.max(top), 0))).scalar_one()
+    insert_rows(session, table, rows)
+    after = conn.execute(select(func.max(top))).scalar_one()
+    return before + 1 if after == before + len(rows) else None

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from connectors.schemas import ChannelFulfillment, ChannelOrder, Page
 from core import search
 from core.auth import Actor, channel_actor
-from core.db import insert_rows, writing
+from core.db import insert_rows, insert_rows_counted, writing
 from core.enums import ActorKind, OrderStatus, ShipmentStatus
 from core.errors import InvalidTransition
 from core.events import record_event
@@ -30,6 +30,7 @@ from core.sla import SlaPolicy, ship_by
 from core.status import move_order
 from core.triage import (
     Decision,
+    NewOrder,
     RuleContext,
     open_holds_bulk,
     recheck_new_orders,
@@ -62,7 +63,7 @@ def apply_page(session: Session, channel: Channel, page: Page, *, run_id: int | 
         existing = _existing_orders(session, channel.id, list(newest))
         fresh = [r for ext, r in newest.items() if ext not in existing]
         context = rule_context(session)
-        fresh_ids = _insert_new(session, channel, fresh, actor, context)
+        fresh_orders = _insert_new(session, channel, fresh, actor, context)
         touched: list[int] = []
         for ext, (order_id, stored_at) in existing.items():
             record = newest[ext]
@@ -72,9 +73,9 @@ def apply_page(session: Session, channel: Channel, page: Page, *, run_id: int | 
             order = session.get_one(Order, order_id, options=[selectinload(Order.lines)])
             _apply_update(session, channel, order, record, actor)
             touched.append(order_id)
-        result.written += len(fresh_ids) + len(touched)
+        result.written += len(fresh_orders) + len(touched)
         # The hold rules see every new or changed order (new ones were triaged before insert).
-        recheck_new_orders(session, fresh_ids, actor=actor, context=context)
+        recheck_new_orders(session, fresh_orders, actor=actor, context=context)
         triage_orders(session, touched, actor=actor, context=context)
         result.skipped += len(page.records) - len(newest)
         for rejection in page.rejected:
@@ -146,8 +147,8 @@ def _policy(channel: Channel) -> SlaPolicy:
 
 
 def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder], actor: Actor,
-                context: RuleContext) -> list[int]:
-    """Bulk-insert orders seen for the first time, with their lines, parcels and first event; their ids."""
+                context: RuleContext) -> list[NewOrder]:
+    """Bulk-insert orders seen for the first time, with their lines, parcels and first event."""
     if not records:
         return []
     now = utcnow()
@@ -162,11 +163,8 @@ def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder],
         rows.append({**fields, "channel_id": channel.id, "external_id": record.external_id,
                      "status": status, "is_open": status.is_open, "version": 1, "created_at": now,
                      "updated_at": now})
-    # A plain executemany, then one look-up of the new ids: RETURNING with a guaranteed order
-    # would make SQLite insert row by row.
-    insert_rows(session, Order.__table__, rows)
-    new_ids = _existing_orders(session, channel.id, [r.external_id for r in records])
-    ids = [new_ids[r.external_id][0] for r in records]
+    # A plain executemany: RETURNING with a guaranteed order would make SQLite insert row by row.
+    ids = _inserted_ids(session, channel.id, records, insert_rows_counted(session, Order.__table__, rows))
     line_rows = [
         {"order_id": oid, "external_id": line.external_id, "sku": line.sku, "title": line.title,
          "quantity": line.quantity, "unit_price": line.unit_price}
@@ -188,7 +186,22 @@ def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder],
         order = session.get_one(Order, oid, options=[selectinload(Order.lines)])
         for parcel in record.fulfillments:
             _add_shipment(session, order, parcel, actor)
-    return list(ids)
+    return [NewOrder(oid, row["search_email"], r.placed_at, r.external_id, row["ship_to"])
+            for oid, r, row in zip(ids, records, rows, strict=True)]
+
+
+def _inserted_ids(session: Session, channel_id: int, records: list[ChannelOrder],
+                  first_id: int | None) -> list[int]:
+    """The ids of orders just inserted, in record order.
+
+    On SQLite the writer holds the database lock, and a new row's id is one more than the
+    largest id in the table (its documented rowid rule), so the ids are consecutive from
+    ``first_id``; elsewhere they are looked up by external id.
+    """
+    if first_id is not None:
+        return list(range(first_id, first_id + len(records)))
+    new_ids = _existing_orders(session, channel_id, [r.external_id for r in records])
+    return [new_ids[r.external_id][0] for r in records]
 
 
 def _apply_update(session: Session, channel: Channel, order: Order, record: ChannelOrder, actor: Actor) -> None:

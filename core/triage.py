@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -123,18 +123,24 @@ def triage_orders(session: Session, order_ids: Iterable[int], *, actor: Actor,
     return decisions
 
 
-def recheck_new_orders(session: Session, order_ids: list[int], *, actor: Actor,
+class NewOrder(NamedTuple):
+    """What the duplicate check needs of an order just stored (known in memory, not read back)."""
+
+    id: int
+    search_email: str | None
+    placed_at: datetime
+    external_id: str
+    ship_to: dict[str, Any]
+
+
+def recheck_new_orders(session: Session, orders: list[NewOrder], *, actor: Actor,
                        context: RuleContext | None = None) -> None:
     """New orders were stored already triaged; only a twin in the store (or the same page) can change that."""
-    if not order_ids:
+    if not orders:
         return
     session.flush()
     ctx = context or rule_context(session)
-    rows = session.execute(
-        select(Order.id, Order.search_email, Order.placed_at, Order.external_id, Order.ship_to)
-        .where(Order.id.in_(order_ids))
-    ).all()
-    suspects = _duplicates(session, rows, ctx.settings)
+    suspects = _duplicates(session, orders, ctx.settings)
     if suspects:
         triage_orders(session, list(suspects), actor=actor, context=ctx)
 
