@@ -225,6 +225,7 @@ class Permission(LabelledEnum):
     VIEW_KPIS = "view_kpis"
     MANAGE_CHANNELS = "manage_channels"
     MANAGE_USERS = "manage_users"
+    MANAGE_SETTINGS = "manage_settings"  # hold-rule thresholds and other desk-wide settings (admin)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

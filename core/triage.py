@@ -8,7 +8,7 @@ purely (``decide``), and writes the outcome in bulk, so ingest stays at thousand
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from core.allocation_plan import ships_to
 from core.auth import Actor
-from core.db import insert_rows
-from core.enums import HoldCode, HoldState, OrderStatus
+from core.db import insert_rows, writing
+from core.enums import HoldCode, HoldState, OrderStatus, Permission
 from core.errors import StaleEdit
 from core.models import Event, Hold, Location, Order, OrderLine, utcnow
 from core.rules import AUTO_CLEARING, OrderFacts, RuleSettings, evaluate
@@ -279,3 +279,25 @@ def _duplicates(session: Session, rows: list[Any], settings: RuleSettings) -> di
         if twins:
             found[r.id] = twins
     return found
+
+
+def recheck_open_orders(session: Session, *, actor: Actor, batch: int = 500,
+                        progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Run the hold rules again over every order they still apply to (after the thresholds changed).
+
+    One write transaction per batch of orders, so the desk keeps working meanwhile; ``progress``
+    is called with (done, total). Holds a person resolved stay resolved. Returns how many orders
+    were checked and how many holds were opened and cleared.
+    """
+    actor.require(Permission.EDIT_ORDER)
+    ids = list(session.scalars(select(Order.id).where(Order.status.in_(TRIAGED)).order_by(Order.id)))
+    session.commit()
+    opened = cleared = 0
+    for start in range(0, len(ids), batch):
+        with writing(session):
+            decisions = triage_orders(session, ids[start:start + batch], actor=actor)
+        opened += sum(len(d.to_open) for d in decisions.values())
+        cleared += sum(len(d.to_clear) for d in decisions.values())
+        if progress:
+            progress(min(start + batch, len(ids)), len(ids))
+    return {"checked": len(ids), "opened": opened, "cleared": cleared}

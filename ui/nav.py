@@ -37,6 +37,8 @@ SCREENS: tuple[Screen, ...] = (
            section="Stock"),
     Screen("stock-integrity", "Stock integrity", "pages/stock_alerts.py", Permission.ADJUST_STOCK,
            ":material/fact_check:", section="Stock"),
+    Screen("hold-rules", "Hold rules", "pages/hold_rules.py", Permission.MANAGE_SETTINGS, ":material/tune:",
+           section="Admin"),
 )
 
 # Where each role starts: the ops side works the queue, the customer side looks orders up.
