@@ -6,7 +6,13 @@ import streamlit as st
 
 from core.enums import Permission
 from core.errors import DomainError, StaleEdit
-from core.settings import RISK_LEVELS, parse_rule_settings, rule_settings, save_rule_settings, settings_history
+from core.settings import (
+    RISK_LEVELS,
+    parse_rule_settings,
+    rule_settings,
+    save_rule_settings,
+    settings_history,
+)
 from core.triage import recheck_open_orders
 from ui import auth, format
 from ui.db import session_scope
