@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, literal, or_, select, union_all
+from sqlalchemy import and_, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from core.auth import Actor
 from core.db import reading, writing
 from core.enums import AllocationStatus, HoldCode, HoldState, Permission
+from core.errors import InvalidInput, NotFound, StaleEdit
 from core.events import record_event
 from core.models import Allocation, Hold, InventoryLevel, InventoryMovement, Location, utcnow
 
@@ -132,3 +133,37 @@ def check_and_alert(session: Session, *, actor: Actor) -> list[Violation]:
     violations = check_invariants(session)
     record_violations(session, violations, actor=actor)
     return violations
+
+
+def resolve_alert(session: Session, alert_id: int, *, note: str, actor: Actor) -> None:
+    """Close a stock alert once its cause is found and put right; refused while the books still disagree.
+
+    Nothing here touches stock: the fix itself is a count or an adjustment through the ledger.
+    The note (what the cause was) is required and goes on the alert and its event.
+    """
+    actor.require(Permission.ADJUST_STOCK)
+    note = note.strip()
+    if len(note) < 3:
+        raise InvalidInput("Say what the cause was (a few words) before marking the alert resolved.")
+    with reading(session):
+        alert = session.get(Hold, alert_id, populate_existing=True)
+        if alert is None or alert.code is not HoldCode.STOCK_INTEGRITY:
+            raise NotFound(f"No stock alert {alert_id}.")
+        detail = dict(alert.detail or {})
+    still = [v for v in check_invariants(session)
+             if _key(v.kind, v.location, v.sku) == _key(detail.get("kind", ""), detail.get("location", ""),
+                                                         detail.get("sku", ""))]
+    if still:
+        raise InvalidInput(f"Still broken: {still[0].message} Put the stock right first (a count or an "
+                           "adjustment, through the ledger), then resolve the alert.")
+    with writing(session):
+        done = session.execute(
+            update(Hold).where(Hold.id == alert_id, Hold.state == HoldState.OPEN)
+            .values(state=HoldState.RESOLVED, resolution="resolved", resolved_by=actor.name, resolved_at=utcnow(),
+                    note=f"{alert.note or ''} Resolved: {note}"[:2000], version=Hold.version + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if done != 1:
+            raise StaleEdit("This stock alert")
+        record_event(session, None, "stock_integrity_resolved", actor, subject="stock",
+                     detail={**detail, "alert_id": alert_id, "note": note})

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.enums import Permission
 from core.errors import DomainError
-from core.integrity import check_and_alert
+from core.integrity import check_and_alert, resolve_alert
 from core.ui_queries import open_stock_alerts
 from ui import auth, format
 from ui.db import session_scope
@@ -41,6 +41,22 @@ st.subheader(f"Open alerts ({len(alerts):,})")
 if alerts.empty:
     st.caption("No open stock alerts.")
 else:
-    st.dataframe(format.alerts_table(alerts, actor.timezone, datetime.now(UTC)), hide_index=True)
+    shown = format.alerts_table(alerts, actor.timezone, datetime.now(UTC))
+    st.dataframe(shown, hide_index=True)
+    st.download_button("Download CSV", format.csv_bytes(shown), file_name="stock-alerts.csv", mime="text/csv")
+    with st.form("resolve_alert", clear_on_submit=True):
+        labels = {int(r.hold_id): f"{r.sku} at {r.location}: {r.problem}" for r in alerts.itertuples()}
+        picked = st.selectbox("Alert", list(labels), format_func=labels.__getitem__)
+        cause = st.text_input("What was the cause, and how was it put right?")
+        resolve = st.form_submit_button("Mark resolved", icon=":material/task_alt:")
+    if resolve:
+        try:
+            with session_scope() as db:
+                resolve_alert(db, int(picked), note=cause, actor=actor)
+        except DomainError as exc:
+            st.error(md_escape(str(exc)))
+        else:
+            st.success(md_escape(f"Resolved: {labels[int(picked)]}"))
+            st.rerun()
 st.caption("Find the cause first: the SKU's ledger on the Inventory page tells its story. Adjustments and counts "
            "move on hand and the ledger together, so they do not close a gap between the two.")

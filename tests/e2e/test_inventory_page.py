@@ -263,6 +263,17 @@ def test_a_corrupted_level_is_reported_naming_the_sku_and_location_and_stays_ope
     assert on_hand(fresh_stock_shop, "CA-WH", "MUG-WHT") == 15  # reported, never repaired
     at = open_as(monkeypatch, fresh_stock_shop, "ops_lead", ALERTS)  # still open for the next person
     assert [s.value for s in at.subheader] == ["Open alerts (1)"]
+    at.text_input[0].set_value("counted again")
+    button(at, "Mark resolved").click()
+    run(at)
+    assert "Still broken: MUG-WHT at CA-WH" in plain(at.error[0].value)  # refused while the books disagree
+    with new_session(engine_for(fresh_stock_shop.url)) as session, session.begin():
+        session.execute(text("UPDATE inventory_levels SET on_hand = on_hand - 7 WHERE sku = 'MUG-WHT' AND "
+                             "location_id = (SELECT id FROM locations WHERE code = 'CA-WH')"))
+    at.text_input[0].set_value("a manual database edit, reverted")
+    button(at, "Mark resolved").click()
+    run(at)
+    assert not at.error and [s.value for s in at.subheader] == ["Open alerts (0)"]
 
 
 # ---- the order page --------------------------------------------------------------------------------------

@@ -237,3 +237,31 @@ def test_reserved_out_of_step_with_allocations_is_reported(stocked):
         db.execute(text("UPDATE inventory_levels SET reserved = 1 WHERE sku = 'TEE-BLK-M'"))
     kinds = {(v.kind, v.expected, v.actual) for v in check_invariants(db)}
     assert kinds == {("reserved_vs_allocations", 2, 1), ("reserved_vs_ledger", 2, 1)}
+
+
+def test_an_alert_is_resolved_only_once_the_books_agree_and_with_a_cause(stocked):
+    from core.errors import InvalidInput, StaleEdit
+    from core.integrity import resolve_alert
+
+    db = stocked
+    with writing(db):
+        db.execute(text("UPDATE inventory_levels SET on_hand = on_hand + 3 WHERE sku = 'TEE-BLK-M'"))
+    assert check_integrity(engine=db.get_bind()) == 1
+    alert = db.scalar(select(Hold).where(Hold.code == HoldCode.STOCK_INTEGRITY))
+    with pytest.raises(InvalidInput, match="Still broken: TEE-BLK-M at NJ-WH"):
+        resolve_alert(db, alert.id, note="miscount", actor=OPS)
+    with writing(db):  # the cause is found and put right
+        db.execute(text("UPDATE inventory_levels SET on_hand = on_hand - 3 WHERE sku = 'TEE-BLK-M'"))
+    with pytest.raises(InvalidInput, match="Say what the cause was"):
+        resolve_alert(db, alert.id, note=" ", actor=OPS)
+    with pytest.raises(NotAllowed):
+        resolve_alert(db, alert.id, note="manual SQL edit reverted", actor=Actor("sam", role=Role.SUPPORT))
+    resolve_alert(db, alert.id, note="manual SQL edit reverted", actor=OPS)
+    db.expire_all()
+    alert = db.get(Hold, alert.id)
+    assert alert.state is HoldState.RESOLVED and alert.resolved_by == OPS.name
+    assert "Resolved: manual SQL edit reverted" in alert.note
+    assert db.scalar(select(Event.detail).where(Event.kind == "stock_integrity_resolved"))["note"] == \
+        "manual SQL edit reverted"
+    with pytest.raises(StaleEdit):  # a second click, or a colleague at the same time
+        resolve_alert(db, alert.id, note="again", actor=OPS)
