@@ -135,6 +135,7 @@ def measure_ingest(engine: Engine, db_path: str, pages: int, *, seed: int = 7) -
     chunks = [records[i:i + PAGE] for i in range(0, len(records), PAGE)]
     conn = raw_connection(db_path)
     remove_channels(conn, (APP_CHANNEL, SQL_CHANNEL))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # both sides start from an empty write-ahead log
     spec = CHANNELS[0]
     try:
         with new_session(engine) as session:
@@ -153,6 +154,7 @@ def measure_ingest(engine: Engine, db_path: str, pages: int, *, seed: int = 7) -
                 if result.written != len(chunk):
                     raise RuntimeError(f"apply_page wrote {result.written} of {len(chunk)} orders")
         policy = SlaPolicy.from_dict(spec.sla_policy)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         sql_ms, sql_cpu = [], []
         for i, chunk in enumerate(chunks):
             start, start_cpu = time.perf_counter(), time.process_time()
@@ -166,13 +168,15 @@ def measure_ingest(engine: Engine, db_path: str, pages: int, *, seed: int = 7) -
         remove_channels(conn, (APP_CHANNEL, SQL_CHANNEL))
         conn.close()
     app, sql = Sample(app_ms, app_cpu), Sample(sql_ms, sql_cpu)
-    app_rate, sql_rate = PAGE / (app.median / 1000), PAGE / (sql.median / 1000)
+    # Sustained rate: all timed orders over all the time they took (checkpoints included), not the median page.
+    app_rate, sql_rate = PAGE * len(app_ms) / (sum(app_ms) / 1000), PAGE * len(sql_ms) / (sum(sql_ms) / 1000)
     lines = sum(len(r.lines) for r in records) / len(records)
     return [Measure(
         "ingest (apply_page, pages of 250)", app_rate, sql_rate, app_rate / sql_rate, INGEST_TARGET,
         app_rate >= 3000, unit="orders/s", app_p90=PAGE / (app.p90 / 1000), baseline_p90=PAGE / (sql.p90 / 1000),
         app_cpu_ms=app.cpu_median, baseline_cpu_ms=sql.cpu_median, reps=len(app_ms), baseline_reps=len(sql_ms),
-        note=f"{lines:.2f} lines/order, stored by the app as {stored}; median page {app.median:.1f} ms (SQL {sql.median:.1f} ms), CPU per page "
+        note=f"{lines:.2f} lines/order, stored by the app as {stored}; sustained over {len(app_ms)} pages (WAL "
+             f"checkpoints included); median page {app.median:.1f} ms (SQL {sql.median:.1f} ms), CPU per page "
              f"{app.cpu_median:.1f} ms (SQL {sql.cpu_median:.1f} ms) = {PAGE / app.cpu_median * 1000:,.0f} orders/s "
              "on an idle core; p90 columns hold the rate of the slow (p90) page",
     )]

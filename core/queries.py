@@ -17,7 +17,8 @@ from core import search
 from core.enums import OPEN_STATUSES, OrderStatus
 from core.models import Channel, Order, Shipment
 
-COUNT_CAP = 10_000
+COUNT_AHEAD = 1_000  # the total is counted this far past the current page...
+COUNT_CAP = 10_000  # ...and never further: past that nobody pages, they filter
 
 QUEUE_COLUMNS = [
     "id", "number", "channel", "status", "customer", "email", "country", "total", "currency",
@@ -45,7 +46,7 @@ class Page:
     total: int
     page: int
     page_size: int
-    capped: bool = False  # the total is COUNT_CAP, and more match: shown as "10,000+"
+    capped: bool = False  # more match than were counted: the total is shown as "1,000+"
 
     @property
     def pages(self) -> int:
@@ -95,9 +96,9 @@ def _build_queue_statements(conds: list[ColumnElement[bool]]) -> tuple[Select, S
         .order_by(Order.ship_by, Order.placed_at, Order.id)
         .limit(bindparam("page_limit", literal_execute=False)).offset(bindparam("page_offset"))
     )
-    # Counted up to a cap: past ten thousand nobody pages, they filter - and the count stays
-    # as cheap at a million orders as at ten thousand.
-    matching = select(Order.id).where(*conds).limit(COUNT_CAP + 1).subquery()
+    # Counted only a little past the current page (see ``count_limit``), so the count costs the
+    # same at a million orders as at ten thousand.
+    matching = select(Order.id).where(*conds).limit(bindparam("count_limit")).subquery()
     return page, select(func.count()).select_from(matching)
 
 
@@ -126,10 +127,19 @@ def order_queue(session: Session, flt: QueueFilter, *, page: int = 1, page_size:
     if page <= 1 and len(rows) < page_size:
         total = len(rows)  # the whole result is on this page: no need to count
     else:
-        total = conn.execute(count_stmt, values).scalar() or 0
-        capped, total = total > COUNT_CAP, min(total, COUNT_CAP)
+        cap = count_limit(page, page_size)
+        total = conn.execute(count_stmt, {**values, "count_limit": cap + 1}).scalar() or 0
+        capped, total = total > cap, min(total, cap)
     return Page(rows=_frame(rows), total=total, page=max(page, 1), page_size=page_size,
                 capped=capped)
+
+
+def count_limit(page: int, page_size: int) -> int:
+    """How far the total is counted when showing ``page``: ``COUNT_AHEAD`` past its first row, at most ``COUNT_CAP``.
+
+    Page 1 says "of 1,000+"; paging on counts further, so the pager always reaches the next pages.
+    """
+    return min(COUNT_CAP, (max(page, 1) - 1) * page_size + COUNT_AHEAD)
 
 
 def open_status_counts(session: Session) -> dict[OrderStatus, int]:

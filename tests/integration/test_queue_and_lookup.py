@@ -102,9 +102,14 @@ def test_a_number_shared_by_two_channels_is_ambiguous(db):
 def test_the_queue_count_is_capped_so_it_stays_cheap_on_huge_queues(db, monkeypatch):
     from core import queries
 
-    seed(db, 7)
-    monkeypatch.setattr(queries, "COUNT_CAP", 5)
+    seed(db, 9)
+    monkeypatch.setattr(queries, "COUNT_AHEAD", 4)
+    monkeypatch.setattr(queries, "COUNT_CAP", 7)
     capped = order_queue(db, QueueFilter(), page=1, page_size=2)
-    assert (capped.total, capped.capped, capped.pages) == (5, True, 3)
+    assert (capped.total, capped.capped, capped.pages) == (4, True, 2)
+    further = order_queue(db, QueueFilter(), page=2, page_size=2)  # paging on counts further ahead
+    assert (further.total, further.capped, further.pages) == (6, True, 3)
+    ceiling = order_queue(db, QueueFilter(), page=3, page_size=2)  # never past COUNT_CAP
+    assert (ceiling.total, ceiling.capped) == (7, True)
     exact = order_queue(db, QueueFilter(), page=1, page_size=10)  # everything on one page: counted exactly
-    assert (exact.total, exact.capped) == (7, False)
+    assert (exact.total, exact.capped) == (9, False)
