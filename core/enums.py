@@ -127,6 +127,14 @@ _BLOCKING_HOLDS = frozenset(
 )
 
 
+class SlaState(LabelledEnum):
+    """Where an unshipped order stands against its ship-by (DESIGN.md section 4, SLA)."""
+
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+
+
 class HoldState(LabelledEnum):
     OPEN = "open"
     RESOLVED = "resolved"

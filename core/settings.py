@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +19,8 @@ from core.models import Event, Setting
 from core.rules import RuleSettings
 
 HOLD_RULES = "hold_rules"
+SLA = "sla"
+DEFAULT_AT_RISK_HOURS = 4.0
 RISK_LEVELS = ("low", "medium", "high")  # Shopify's order risk recommendation levels
 MAX_DUPLICATE_WINDOW_MINUTES = 24 * 60
 
@@ -29,6 +32,28 @@ def read_setting(session: Session, key: str) -> dict[str, Any]:
 
 def rule_settings(session: Session) -> RuleSettings:
     return RuleSettings.from_dict(read_setting(session, HOLD_RULES))
+
+
+def sla_window(session: Session) -> timedelta:
+    """How long before its ship-by an unshipped order counts as at risk (default 4 h)."""
+    return timedelta(hours=float(read_setting(session, SLA).get("at_risk_hours", DEFAULT_AT_RISK_HOURS)))
+
+
+def save_sla_window(session: Session, hours: float, *, actor: Actor) -> None:
+    """Change the at-risk window (admin); an event records before and after."""
+    actor.require(Permission.MANAGE_SETTINGS)
+    if not 0 < hours <= 72:
+        raise InvalidInput("At-risk window: more than 0 and at most 72 hours.")
+    with writing(session):
+        row = session.get(Setting, SLA, populate_existing=True)
+        before = dict(row.value) if row else {}
+        after = {**before, "at_risk_hours": float(hours)}
+        if row is None:
+            session.add(Setting(key=SLA, value=after, updated_by=actor.name))
+        else:
+            row.value, row.updated_by = after, actor.name
+        record_event(session, None, "settings_changed", actor, subject="settings",
+                     detail={"key": SLA, "before": before, "after": after})
 
 
 def parse_rule_settings(high_value: str, by_currency: str, risky_levels: list[str],

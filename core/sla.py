@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.enums import SlaState
+
 
 @dataclass(frozen=True)
 class SlaPolicy:
@@ -36,6 +38,36 @@ class SlaPolicy:
 
     def is_business_day(self, day: date) -> bool:
         return day.weekday() in self.business_days and day not in self.holidays
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (what ``from_dict`` reads)."""
+        return {"handling_days": self.handling_days, "cutoff": self.cutoff.strftime("%H:%M"),
+                "timezone": self.timezone, "business_days": sorted(self.business_days),
+                "holidays": sorted(d.isoformat() for d in self.holidays)}
+
+    def problems(self) -> list[str]:
+        """What makes this policy unusable, in words (empty when it is fine)."""
+        out = []
+        if not 0 <= self.handling_days <= 30:
+            out.append("handling time must be 0 to 30 business days")
+        if not self.business_days:
+            out.append("at least one business day is needed")
+        if not self.business_days <= set(range(7)):
+            out.append("business days are 0 (Monday) to 6 (Sunday)")
+        try:
+            ZoneInfo(self.timezone)
+        except (ValueError, KeyError):
+            out.append(f"unknown time zone {self.timezone!r}")
+        return out
+
+
+def sla_state(ship_by_at: datetime, now: datetime, at_risk_window: timedelta) -> SlaState:
+    """Breached once the ship-by has passed; at risk inside the window before it; else on track."""
+    if now >= ship_by_at:
+        return SlaState.BREACHED
+    if now >= ship_by_at - at_risk_window:
+        return SlaState.AT_RISK
+    return SlaState.ON_TRACK
 
 
 def ship_by(placed_at: datetime, policy: SlaPolicy) -> datetime:

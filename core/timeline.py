@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from core.enums import HoldCode, OrderStatus
@@ -63,11 +64,22 @@ def describe(kind: str, detail: dict[str, Any]) -> str:
     if kind.startswith("stock_"):
         return (f"Stock of {detail.get('sku')} at {detail.get('location')} {kind[6:]}: "
                 f"{detail.get('before')} -> {detail.get('after')}.")
+    if kind == "ship_by_changed":
+        return (f"Ship-by moved from {_utc(detail.get('before'))} to {_utc(detail.get('after'))}: "
+                f"{detail.get('reason', '')}.")
     if kind == "address_fixed":
         return f"Ship-to address corrected: {detail.get('before') or '(empty)'} -> {detail.get('after')}."
     words = kind.replace("_", " ").capitalize()
     extra = ", ".join(f"{k.replace('_', ' ')}: {_short(v)}" for k, v in detail.items())
     return f"{words}{' - ' + extra if extra else ''}."
+
+
+def _utc(value: Any) -> str:
+    """An ISO time from an event as "2026-11-16 14:00 UTC" (events keep UTC; pages show local times elsewhere)."""
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(value)
 
 
 def _hold(detail: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from core.channels import enabled_channels
 from core.db import database_url, new_session
+from jobs import sla
 from jobs.allocate import allocate_ready_orders, check_integrity, retry_backorders
 from jobs.leader import Leadership
 from jobs.poll import poll_channel
@@ -42,6 +43,7 @@ SWEEPS: tuple[tuple[str, Callable[[], int], int], ...] = (
     ("allocate", allocate_ready_orders, 3),
     ("retry_backorders", retry_backorders, 30),
     ("check_integrity", check_integrity, 600),
+    ("sla_sweep", sla.sweep, 60),
 )
 
 
