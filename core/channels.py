@@ -55,6 +55,13 @@ def get_channel(session: Session, code: str) -> Channel:
     return channel
 
 
+def get_channel_by_id(session: Session, channel_id: int) -> Channel:
+    channel = session.get(Channel, channel_id, populate_existing=True)
+    if channel is None:
+        raise NotFound(f"No channel with id {channel_id}.")
+    return channel
+
+
 def enabled_channels(session: Session) -> list[Channel]:
     return list(session.scalars(select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.code)))
 

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.enums import SlaState
+from core.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,17 @@ def sla_state(ship_by_at: datetime, now: datetime, at_risk_window: timedelta) ->
     if now >= ship_by_at - at_risk_window:
         return SlaState.AT_RISK
     return SlaState.ON_TRACK
+
+
+def parse_holidays(text: str) -> frozenset[date]:
+    """Dates typed one per line or comma-separated ("2026-12-25, 2026-12-26"); InvalidInput names a bad one."""
+    days = set()
+    for item in filter(None, (part.strip() for part in text.replace(",", "\n").splitlines())):
+        try:
+            days.add(date.fromisoformat(item))
+        except ValueError:
+            raise InvalidInput(f"Holiday {item!r} is not a date like 2026-12-25.") from None
+    return frozenset(days)
 
 
 def ship_by(placed_at: datetime, policy: SlaPolicy) -> datetime:

@@ -39,6 +39,8 @@ SCREENS: tuple[Screen, ...] = (
            ":material/fact_check:", section="Stock"),
     Screen("hold-rules", "Hold rules", "pages/hold_rules.py", Permission.MANAGE_SETTINGS, ":material/tune:",
            section="Admin"),
+    Screen("sla-policies", "SLA policies", "pages/sla_policies.py", Permission.MANAGE_CHANNELS, ":material/schedule:",
+           section="Admin"),
 )
 
 # Where each role starts: the ops side works the queue, the customer side looks orders up.
