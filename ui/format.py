@@ -467,3 +467,21 @@ def plan_caption(plan: dict[str, Any]) -> str:
     if excluded := plan.get("excluded"):
         parts.append("not candidates: " + ", ".join(f"{e['code']} ({e['why']})" for e in excluded))
     return md_escape("; ".join(parts) + ".")
+
+
+def due_table(due: pd.DataFrame, tz: str | None, now: datetime) -> pd.DataFrame:
+    """Breached and at-risk orders (core.sla_report.due_next): the order (a link), its deadline, time left, why."""
+    deadline = f"Ship by ({zone_label(tz)})"
+    columns = ["Order", "Channel", "Status", deadline, "Time left", "SLA", "Why it has not shipped"]
+    if due.empty:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame({
+        "Order": [order_link(i, n) for i, n in zip(due["id"], due["number"], strict=True)],
+        "Channel": due["channel"], "Status": due["status"],
+        deadline: [local_time(v, tz) for v in due["ship_by"]],
+        "Time left": [time_left(v, now) for v in due["ship_by"]],
+        "SLA": due["state"], "Why it has not shipped": due["why"],
+    })[columns]
+
+
+DUE_COLUMNS: dict[str, object] = {"Order": ORDER_LINK}

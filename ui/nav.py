@@ -37,6 +37,7 @@ SCREENS: tuple[Screen, ...] = (
            section="Stock"),
     Screen("stock-integrity", "Stock integrity", "pages/stock_alerts.py", Permission.ADJUST_STOCK,
            ":material/fact_check:", section="Stock"),
+    Screen("sla", "SLA", "pages/sla.py", Permission.VIEW_KPIS, ":material/timer:", section="Reports"),
     Screen("hold-rules", "Hold rules", "pages/hold_rules.py", Permission.MANAGE_SETTINGS, ":material/tune:",
            section="Admin"),
     Screen("sla-policies", "SLA policies", "pages/sla_policies.py", Permission.MANAGE_CHANNELS, ":material/schedule:",

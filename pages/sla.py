@@ -1,0 +1,62 @@
+"""SLA: which open orders breach next and why, and how old the backlog is. Counts come from SQL, never rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import plotly.express as px
+import streamlit as st
+
+from core.channels import all_channels
+from core.enums import Permission, SlaState
+from core.settings import sla_window
+from core.sla_report import SlaFilter, backlog_by_age, due_next, sla_counts
+from ui import auth, format
+from ui.db import session_scope
+
+actor = auth.require(Permission.VIEW_KPIS)
+tz = actor.timezone
+
+st.title("SLA")
+with session_scope() as db:
+    channels = dict(all_channels(db))
+    window = sla_window(db)
+picked = st.multiselect("Channels", list(channels), format_func=channels.__getitem__, placeholder="All channels")
+flt = SlaFilter(channel_ids=tuple(picked))
+now = datetime.now(UTC)
+hours = window.total_seconds() / 3600
+st.caption(f"Open orders against their ship-by, as of {format.local_time(now, tz, with_zone=True)}. "
+           f"At risk: less than {hours:g} h left (the admin's window); breached: past the ship-by and not shipped.")
+
+with session_scope() as db:
+    counts = sla_counts(db, flt, now=now, window=window)
+    due = due_next(db, flt, now=now, window=window)
+    backlog = backlog_by_age(db, flt, now=now)
+
+breached, at_risk, on_track = (counts[s] for s in (SlaState.BREACHED, SlaState.AT_RISK, SlaState.ON_TRACK))
+a, b, c = st.columns(3)
+a.metric("Breached (orders)", f"{breached:,}")
+b.metric(f"At risk, under {hours:g} h left (orders)", f"{at_risk:,}")
+c.metric("On track (orders)", f"{on_track:,}")
+
+st.subheader("Breaching next")
+if due.empty:
+    st.caption("No open order is at risk or past its ship-by.")
+else:
+    shown = format.due_table(due, tz, now)
+    st.dataframe(shown, hide_index=True, column_config=format.DUE_COLUMNS)
+    more = breached + at_risk - len(due)
+    st.caption(f"The {len(due):,} most overdue{f' of {breached + at_risk:,}' if more > 0 else ''}; "
+               "a click on an order opens it.")
+    st.download_button("Download CSV", format.csv_bytes(shown), file_name="sla-breaching-next.csv", mime="text/csv",
+                       key="due_csv")
+
+st.subheader("Backlog by age")
+chart = backlog.rename(columns={"age": "Age since placed", "open_orders": "Open orders",
+                                "past_ship_by": "Of which past their ship-by"})
+figure = px.bar(chart, x="Age since placed", y=["Open orders", "Of which past their ship-by"], barmode="group",
+                labels={"value": "Orders", "variable": ""})
+st.plotly_chart(figure, theme="streamlit", width="stretch")
+st.download_button("Download CSV", format.csv_bytes(chart), file_name="sla-backlog-by-age.csv", mime="text/csv",
+                   key="backlog_csv")
+st.caption("On-time ship rate, fulfilment and delivery times by channel, location and carrier come next (issue #6).")
