@@ -11,8 +11,10 @@ from core.channels import all_channels
 from core.enums import Permission, SlaState
 from core.settings import sla_window
 from core.sla_report import SlaFilter, backlog_by_age, due_next, sla_counts
-from ui import auth, format
+from ui import auth, format, nav
 from ui.db import session_scope
+
+NEXT = 5  # orders listed as links above the full table
 
 actor = auth.require(Permission.VIEW_KPIS)
 tz = actor.timezone
@@ -43,11 +45,16 @@ st.subheader("Breaching next")
 if due.empty:
     st.caption("No open order is at risk or past its ship-by.")
 else:
+    for row in due.head(NEXT).itertuples():  # the very next ones, one click from their order page
+        left = format.time_left(row.ship_by, now)
+        left = left if left.startswith("overdue") else f"{left} left"
+        st.page_link(nav.LOOKUP_PATH, query_params={"order": str(row.id)}, icon=":material/open_in_new:",
+                     label=format.md_escape(f"{row.number} ({row.channel}) - {row.state.lower()}, {left} - {row.why}"))
     shown = format.due_table(due, tz, now)
     st.dataframe(shown, hide_index=True, column_config=format.DUE_COLUMNS)
     more = breached + at_risk - len(due)
-    st.caption(f"The {len(due):,} most overdue{f' of {breached + at_risk:,}' if more > 0 else ''}; "
-               "a click on an order opens it.")
+    st.caption(("Most overdue first" + (f"; the first {len(due):,} of {breached + at_risk:,}" if more > 0 else "")
+                + ". A click on an order number opens it."))
     st.download_button("Download CSV", format.csv_bytes(shown), file_name="sla-breaching-next.csv", mime="text/csv",
                        key="due_csv")
 
@@ -56,6 +63,7 @@ chart = backlog.rename(columns={"age": "Age since placed", "open_orders": "Open 
                                 "past_ship_by": "Of which past their ship-by"})
 figure = px.bar(chart, x="Age since placed", y=["Open orders", "Of which past their ship-by"], barmode="group",
                 labels={"value": "Orders", "variable": ""})
+figure.update_yaxes(tickformat=",d", rangemode="tozero")  # whole orders, never 0.4 of one
 st.plotly_chart(figure, theme="streamlit", width="stretch")
 st.download_button("Download CSV", format.csv_bytes(chart), file_name="sla-backlog-by-age.csv", mime="text/csv",
                    key="backlog_csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from sqlalchemy import func, select
@@ -37,3 +38,14 @@ def test_the_sla_page_shows_what_breaches_and_agrees_with_the_store(role, monkey
 @pytest.mark.parametrize("role", [Role.SUPPORT, Role.CLERK])
 def test_roles_without_reports_do_not_get_the_page(role):
     assert "sla" not in [s.key for s in nav.screens_for(Actor("x", role=role))]
+
+
+def test_the_next_orders_to_breach_open_in_the_lookup(monkeypatch, shop):
+    at = sign_in(app_for(monkeypatch, shop.url), *PASSWORDS["manager"])
+    at.switch_page(PAGE).run()
+    links = at.get("page_link")
+    assert 1 <= len(links) <= 5
+    first = links[0].proto
+    in_table = parse_qs(urlparse(at.dataframe[0].value["Order"].iloc[0]).query)["order"][0]
+    assert first.page == "lookup" and first.query_string == f"order={in_table}"  # the table's first order
+    assert "breached, overdue" in first.label.replace("\\", "")
