@@ -53,8 +53,8 @@ else:
     shown = format.due_table(due, tz, now)
     st.dataframe(shown, hide_index=True, column_config=format.DUE_COLUMNS)
     more = breached + at_risk - len(due)
-    st.caption(("Most overdue first" + (f"; the first {len(due):,} of {breached + at_risk:,}" if more > 0 else "")
-                + ". A click on an order number opens it."))
+    st.caption("Most overdue first" + (f"; the first {len(due):,} of {breached + at_risk:,}" if more > 0 else "")
+                + ". A click on an order number opens it.")
     st.download_button("Download CSV", format.csv_bytes(shown), file_name="sla-breaching-next.csv", mime="text/csv",
                        key="due_csv")
 
