@@ -1,0 +1,160 @@
+"""The SLA page's history: on-time ship rate per day and fulfilment / delivery times, aggregated in SQL.
+
+An order was shipped when its last parcel left (``max(shipments.shipped_at)`` of an order in
+Shipped or Delivered) and on time if that is at or before its ship-by (DESIGN.md section 4, SLA).
+The database groups by UTC hour - a few thousand rows at most for 90 days - and the hours
+are folded into the viewer's local days here, which keeps daylight-saving days exact on
+every backend. Times per parcel (placed -> shipped, shipped -> delivered) are ranked in SQL
+with window functions; only the p50 and p90 rows come back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from core.enums import OrderStatus
+from core.models import Channel, Location, Order, Shipment
+
+SHIPPED = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+DIMENSIONS = ("channel", "location", "carrier")
+PERCENTILES = (0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Shipped between ``start`` and ``end`` (local days, inclusive) in ``tz``; optional channel, location, carrier."""
+
+    start: date
+    end: date
+    tz: str = "UTC"
+    channel_ids: tuple[int, ...] = ()
+    location_ids: tuple[int, ...] = ()
+    carriers: tuple[str, ...] = ()
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        zone = ZoneInfo(self.tz)
+        begin = datetime.combine(self.start, datetime.min.time(), zone).astimezone(UTC)
+        end = datetime.combine(self.end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+        return begin, end
+
+
+def _hour(session: Session, column: Any) -> ColumnElement[Any]:
+    """The UTC hour a time falls in, as the backend writes it (text on SQLite, a timestamp on PostgreSQL)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00", column)
+    return func.date_trunc("hour", column)
+
+
+def _parcel_conds(flt: HistoryFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if flt.channel_ids:
+        conds.append(Order.channel_id.in_(flt.channel_ids))
+    if flt.location_ids:
+        conds.append(Shipment.location_id.in_(flt.location_ids))
+    if flt.carriers:
+        conds.append(Shipment.carrier.in_(flt.carriers))
+    return conds
+
+
+def _shipped_orders(flt: HistoryFilter) -> Select:
+    """One row per shipped order with a parcel matching the filter: when it left (its last parcel) and its ship-by."""
+    begin, end = flt.bounds
+    left = func.max(Shipment.shipped_at)
+    return (
+        select(Order.id.label("order_id"), Order.ship_by.label("ship_by"), left.label("shipped_at"))
+        .join(Shipment, Shipment.order_id == Order.id)
+        .where(Order.status.in_(SHIPPED), *_parcel_conds(flt))
+        .group_by(Order.id, Order.ship_by)
+        .having(and_(left >= begin, left < end))
+    )
+
+
+def on_time_by_day(session: Session, flt: HistoryFilter) -> pd.DataFrame:
+    """Per local day: orders shipped, of which on time, and the on-time rate in percent."""
+    shipped = _shipped_orders(flt).subquery()
+    hour = _hour(session, shipped.c.shipped_at)
+    rows = session.execute(
+        select(hour, func.count(), func.sum(case((shipped.c.shipped_at <= shipped.c.ship_by, 1), else_=0)))
+        .group_by(hour)
+    ).all()
+    zone = ZoneInfo(flt.tz)
+    days: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for bucket, count, on_time in rows:
+        at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
+        day = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).date()
+        days[day][0] += int(count)
+        days[day][1] += int(on_time or 0)
+    out = [(day, n, late_free, round(100 * late_free / n, 1) if n else None)
+           for day, (n, late_free) in sorted(days.items())]
+    return pd.DataFrame(out, columns=["day", "shipped", "on_time", "on_time_pct"])
+
+
+def on_time_total(session: Session, flt: HistoryFilter) -> tuple[int, int]:
+    """(orders shipped, of which on time) in the whole window."""
+    shipped = _shipped_orders(flt).subquery()
+    n, on_time = session.execute(
+        select(func.count(), func.sum(case((shipped.c.shipped_at <= shipped.c.ship_by, 1), else_=0)))).one()
+    return int(n or 0), int(on_time or 0)
+
+
+def durations(session: Session, flt: HistoryFilter, dimension: str) -> pd.DataFrame:
+    """p50 and p90 of placed -> shipped and shipped -> delivered, in hours, per channel, location or carrier.
+
+    Per parcel shipped in the window. A percentile is the nearest-rank value (the smallest time
+    with at least that share of parcels at or under it), so it is one real parcel's time.
+    """
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"dimension is one of {DIMENSIONS}")
+    begin, end = flt.bounds
+    group = {"channel": Channel.code, "location": func.coalesce(Location.code, literal("(not recorded)")),
+             "carrier": Shipment.carrier}[dimension]
+    placed_to_shipped = _hours_between(session, Order.placed_at, Shipment.shipped_at)
+    shipped_to_delivered = _hours_between(session, Shipment.shipped_at, Shipment.delivered_at)
+    base = (
+        select(group.label("grp"), placed_to_shipped.label("to_ship"), shipped_to_delivered.label("to_deliver"))
+        .select_from(Shipment).join(Order, Order.id == Shipment.order_id)
+        .join(Channel, Channel.id == Order.channel_id).outerjoin(Location, Location.id == Shipment.location_id)
+        .where(Shipment.shipped_at >= begin, Shipment.shipped_at < end, *_parcel_conds(flt))
+    ).subquery()
+    result: dict[str, dict[str, Any]] = defaultdict(dict)
+    for metric in ("to_ship", "to_deliver"):
+        value = base.c[metric]
+        ranked = (
+            select(base.c.grp, value.label("v"),
+                   func.row_number().over(partition_by=base.c.grp, order_by=value).label("rn"),
+                   func.count().over(partition_by=base.c.grp).label("n"))
+            .where(value.is_not(None))
+        ).subquery()
+        r50, r90 = (_rank(ranked.c.n, p) for p in PERCENTILES)
+        for grp, v, n, is50, is90 in session.execute(
+                select(ranked.c.grp, ranked.c.v, ranked.c.n, ranked.c.rn == r50, ranked.c.rn == r90)
+                .where(or_(ranked.c.rn == r50, ranked.c.rn == r90))):
+            result[grp][f"{metric}_n"] = int(n)
+            for flag, name in ((is50, "p50"), (is90, "p90")):
+                if flag:
+                    result[grp][f"{metric}_{name}"] = round(float(v), 1)
+    columns = ["group", "parcels", "to_ship_p50", "to_ship_p90", "delivered", "to_deliver_p50", "to_deliver_p90"]
+    rows = [(grp, r.get("to_ship_n", 0), r.get("to_ship_p50"), r.get("to_ship_p90"), r.get("to_deliver_n", 0),
+             r.get("to_deliver_p50"), r.get("to_deliver_p90")) for grp, r in sorted(result.items())]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _rank(n: Any, p: float) -> ColumnElement[Any]:
+    """The nearest rank ceil(n * p), in integer arithmetic every backend does the same way."""
+    per_mille = int(round(p * 1000))
+    return (n * per_mille + 999) // 1000
+
+
+def _hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 24.0
+    return func.extract("epoch", end - start) / 3600.0
