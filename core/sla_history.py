@@ -158,3 +158,10 @@ def _hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]
     if session.get_bind().dialect.name == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 24.0
     return func.extract("epoch", end - start) / 3600.0
+
+
+def filter_choices(session: Session) -> tuple[list[tuple[int, str]], list[str]]:
+    """What the history can be narrowed to: (id, code) of every location, and every carrier that shipped."""
+    locations = [(i, c) for i, c in session.execute(select(Location.id, Location.code).order_by(Location.code))]
+    carriers = list(session.scalars(select(Shipment.carrier).distinct().order_by(Shipment.carrier)))
+    return locations, carriers

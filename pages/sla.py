@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import plotly.express as px
 import streamlit as st
@@ -10,6 +10,14 @@ import streamlit as st
 from core.channels import all_channels
 from core.enums import Permission, SlaState
 from core.settings import sla_window
+from core.sla_history import (
+    DIMENSIONS,
+    HistoryFilter,
+    durations,
+    filter_choices,
+    on_time_by_day,
+    on_time_total,
+)
 from core.sla_report import SlaFilter, backlog_by_age, due_next, sla_counts
 from ui import auth, format, nav
 from ui.db import session_scope
@@ -67,4 +75,49 @@ figure.update_yaxes(tickformat=",d", rangemode="tozero")  # whole orders, never 
 st.plotly_chart(figure, theme="streamlit", width="stretch")
 st.download_button("Download CSV", format.csv_bytes(chart), file_name="sla-backlog-by-age.csv", mime="text/csv",
                    key="backlog_csv")
-st.caption("On-time ship rate, fulfilment and delivery times by channel, location and carrier come next (issue #6).")
+
+st.header("History")
+with session_scope() as db:
+    locations, carriers = filter_choices(db)
+today = now.astimezone(format.zone(tz)).date()
+left, middle, right = st.columns([2, 1, 1])
+span = left.date_input("Shipped between", value=(today - timedelta(days=29), today), max_value=today,
+                       format="YYYY-MM-DD")
+location_names = dict(locations)
+picked_locations = middle.multiselect("Locations", list(location_names), format_func=location_names.__getitem__,
+                                      placeholder="All locations")
+picked_carriers = right.multiselect("Carriers", carriers, placeholder="All carriers")
+if not isinstance(span, tuple | list) or len(span) != 2:
+    st.info("Pick the last day of the range too.")
+    st.stop()
+history = HistoryFilter(start=span[0], end=span[1], tz=tz, channel_ids=tuple(picked),
+                        location_ids=tuple(picked_locations), carriers=tuple(picked_carriers))
+with session_scope() as db:
+    shipped_total, on_time_count = on_time_total(db, history)
+    days = on_time_by_day(db, history)
+    times = {dimension: durations(db, history, dimension) for dimension in DIMENSIONS}
+
+rate = f"{100 * on_time_count / shipped_total:.1f} %" if shipped_total else "-"
+a, b = st.columns(2)
+a.metric("On-time ship rate", rate, help="Orders whose last parcel left at or before their ship-by.")
+b.metric("Orders shipped", f"{shipped_total:,}")
+if days.empty:
+    st.caption("Nothing shipped in this range.")
+else:
+    daily = days.rename(columns={"day": f"Day ({format.zone_label(tz)})", "shipped": "Shipped (orders)",
+                                 "on_time": "On time (orders)", "on_time_pct": "On time (%)"})
+    rate_chart = px.line(daily, x=daily.columns[0], y="On time (%)", markers=True, hover_data=["Shipped (orders)"])
+    rate_chart.update_yaxes(range=[0, 100], ticksuffix=" %")
+    st.plotly_chart(rate_chart, theme="streamlit", width="stretch")
+    st.download_button("Download CSV", format.csv_bytes(daily), file_name="sla-on-time-by-day.csv",
+                       mime="text/csv", key="days_csv")
+
+st.subheader("Fulfilment and delivery times")
+st.caption("Per parcel shipped in the range, in hours: placed to shipped, and shipped to delivered (where the "
+           "carrier reported a delivery). p50: half the parcels were at or under it; p90: nine in ten.")
+for tab, dimension in zip(st.tabs(["By channel", "By location", "By carrier"]), DIMENSIONS, strict=True):
+    with tab:
+        frame = format.durations_table(times[dimension], dimension)
+        st.dataframe(frame, hide_index=True)
+        st.download_button("Download CSV", format.csv_bytes(frame), file_name=f"sla-times-by-{dimension}.csv",
+                           mime="text/csv", key=f"times_{dimension}")

@@ -485,3 +485,11 @@ def due_table(due: pd.DataFrame, tz: str | None, now: datetime) -> pd.DataFrame:
 
 
 DUE_COLUMNS: dict[str, object] = {"Order": ORDER_LINK}
+
+
+def durations_table(times: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """p50 / p90 hours per group (core.sla_history.durations), with units in the headers."""
+    return times.rename(columns={
+        "group": dimension.capitalize(), "parcels": "Parcels", "to_ship_p50": "Placed to shipped p50 (h)",
+        "to_ship_p90": "Placed to shipped p90 (h)", "delivered": "Delivered parcels",
+        "to_deliver_p50": "Shipped to delivered p50 (h)", "to_deliver_p90": "Shipped to delivered p90 (h)"})
