@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.enums import OrderStatus
 from core.models import Channel, Location, Order, Shipment
+from core.sqltime import hour_bucket, hours_between, local_day, nearest_rank
 
 SHIPPED = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 DIMENSIONS = ("channel", "location", "carrier")
@@ -45,13 +46,6 @@ class HistoryFilter:
         begin = datetime.combine(self.start, datetime.min.time(), zone).astimezone(UTC)
         end = datetime.combine(self.end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
         return begin, end
-
-
-def _hour(session: Session, column: Any) -> ColumnElement[Any]:
-    """The UTC hour a time falls in, as the backend writes it (text on SQLite, a timestamp on PostgreSQL)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%d %H:00:00", column)
-    return func.date_trunc("hour", column)
 
 
 def _parcel_conds(flt: HistoryFilter) -> list[ColumnElement[bool]]:
@@ -81,16 +75,14 @@ def _shipped_orders(flt: HistoryFilter) -> Select:
 def on_time_by_day(session: Session, flt: HistoryFilter) -> pd.DataFrame:
     """Per local day: orders shipped, of which on time, and the on-time rate in percent."""
     shipped = _shipped_orders(flt).subquery()
-    hour = _hour(session, shipped.c.shipped_at)
+    hour = hour_bucket(session, shipped.c.shipped_at)
     rows = session.execute(
         select(hour, func.count(), func.sum(case((shipped.c.shipped_at <= shipped.c.ship_by, 1), else_=0)))
         .group_by(hour)
     ).all()
-    zone = ZoneInfo(flt.tz)
     days: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for bucket, count, on_time in rows:
-        at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
-        day = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).date()
+        day = local_day(bucket, flt.tz)
         days[day][0] += int(count)
         days[day][1] += int(on_time or 0)
     out = [(day, n, late_free, round(100 * late_free / n, 1) if n else None)
@@ -117,8 +109,8 @@ def durations(session: Session, flt: HistoryFilter, dimension: str) -> pd.DataFr
     begin, end = flt.bounds
     group = {"channel": Channel.code, "location": func.coalesce(Location.code, literal("(not recorded)")),
              "carrier": Shipment.carrier}[dimension]
-    placed_to_shipped = _hours_between(session, Order.placed_at, Shipment.shipped_at)
-    shipped_to_delivered = _hours_between(session, Shipment.shipped_at, Shipment.delivered_at)
+    placed_to_shipped = hours_between(session, Order.placed_at, Shipment.shipped_at)
+    shipped_to_delivered = hours_between(session, Shipment.shipped_at, Shipment.delivered_at)
     base = (
         select(group.label("grp"), placed_to_shipped.label("to_ship"), shipped_to_delivered.label("to_deliver"))
         .select_from(Shipment).join(Order, Order.id == Shipment.order_id)
@@ -134,7 +126,7 @@ def durations(session: Session, flt: HistoryFilter, dimension: str) -> pd.DataFr
                    func.count().over(partition_by=base.c.grp).label("n"))
             .where(value.is_not(None))
         ).subquery()
-        r50, r90 = (_rank(ranked.c.n, p) for p in PERCENTILES)
+        r50, r90 = (nearest_rank(ranked.c.n, p) for p in PERCENTILES)
         for grp, v, n, is50, is90 in session.execute(
                 select(ranked.c.grp, ranked.c.v, ranked.c.n, ranked.c.rn == r50, ranked.c.rn == r90)
                 .where(or_(ranked.c.rn == r50, ranked.c.rn == r90))):
@@ -146,18 +138,6 @@ def durations(session: Session, flt: HistoryFilter, dimension: str) -> pd.DataFr
     rows = [(grp, r.get("to_ship_n", 0), r.get("to_ship_p50"), r.get("to_ship_p90"), r.get("to_deliver_n", 0),
              r.get("to_deliver_p50"), r.get("to_deliver_p90")) for grp, r in sorted(result.items())]
     return pd.DataFrame(rows, columns=columns)
-
-
-def _rank(n: Any, p: float) -> ColumnElement[Any]:
-    """The nearest rank ceil(n * p), in integer arithmetic every backend does the same way."""
-    per_mille = int(round(p * 1000))
-    return (n * per_mille + 999) // 1000
-
-
-def _hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 24.0
-    return func.extract("epoch", end - start) / 3600.0
 
 
 def filter_choices(session: Session) -> tuple[list[tuple[int, str]], list[str]]:

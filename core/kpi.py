@@ -1,0 +1,140 @@
+"""The managers' KPI overview, aggregated in SQL from the same columns the order list shows.
+
+Orders count by when they were placed (``orders.placed_at``) in the viewer's local days;
+"fulfilled" means Shipped or Delivered now; exceptions are order holds (not stock alerts)
+opened or resolved in the range; returns count RMAs opened in the range against orders shipped
+in it; connector lag is the time since each channel's last successful poll.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from core.enums import HoldCode, OrderStatus, RunStatus
+from core.models import Channel, ConnectorRun, Hold, Order, Return, ReturnLine
+from core.sqltime import hour_bucket, hours_between, local_day, nearest_rank
+
+FULFILLED = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+
+
+@dataclass(frozen=True)
+class KpiFilter:
+    """Local days ``start``..``end`` (inclusive) in ``tz``; optionally some channels."""
+
+    start: date
+    end: date
+    tz: str = "UTC"
+    channel_ids: tuple[int, ...] = ()
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        zone = ZoneInfo(self.tz)
+        return (datetime.combine(self.start, datetime.min.time(), zone).astimezone(UTC),
+                datetime.combine(self.end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC))
+
+    def placed(self) -> list[ColumnElement[bool]]:
+        begin, end = self.bounds
+        conds = [Order.placed_at >= begin, Order.placed_at < end]
+        if self.channel_ids:
+            conds.append(Order.channel_id.in_(self.channel_ids))
+        return conds
+
+
+def orders_per_day(session: Session, flt: KpiFilter) -> pd.DataFrame:
+    """Orders placed per local day and channel."""
+    hour = hour_bucket(session, Order.placed_at)
+    rows = session.execute(
+        select(hour, Channel.code, func.count()).join(Channel, Channel.id == Order.channel_id)
+        .where(*flt.placed()).group_by(hour, Channel.code)
+    ).all()
+    days: dict[tuple[date, str], int] = defaultdict(int)
+    for bucket, channel, n in rows:
+        days[(local_day(bucket, flt.tz), channel)] += int(n)
+    return pd.DataFrame([(d, c, n) for (d, c), n in sorted(days.items())], columns=["day", "channel", "orders"])
+
+
+def fulfilment(session: Session, flt: KpiFilter) -> dict[str, Any]:
+    """Of the orders placed in the range: how many, cancelled, fulfilled, and the fulfilment rate (%)."""
+    placed, cancelled, fulfilled = session.execute(
+        select(func.count(), func.sum(case((Order.status == OrderStatus.CANCELLED, 1), else_=0)),
+               func.sum(case((Order.status.in_(FULFILLED), 1), else_=0))).where(*flt.placed())
+    ).one()
+    placed, cancelled, fulfilled = int(placed or 0), int(cancelled or 0), int(fulfilled or 0)
+    wanted = placed - cancelled
+    return {"placed": placed, "cancelled": cancelled, "fulfilled": fulfilled,
+            "rate_pct": round(100 * fulfilled / wanted, 1) if wanted else None}
+
+
+def exceptions(session: Session, flt: KpiFilter) -> pd.DataFrame:
+    """Per hold code: opened in the range, resolved in the range, and hours to resolve (p50, p90) of those."""
+    begin, end = flt.bounds
+    scope = [Hold.order_id.is_not(None)]
+    if flt.channel_ids:
+        scope.append(Hold.order_id.in_(select(Order.id).where(Order.channel_id.in_(flt.channel_ids))))
+    opened = dict(session.execute(select(Hold.code, func.count()).where(
+        *scope, Hold.opened_at >= begin, Hold.opened_at < end).group_by(Hold.code)).all())
+    took = hours_between(session, Hold.opened_at, Hold.resolved_at)
+    ranked = (
+        select(Hold.code.label("code"), took.label("h"),
+               func.row_number().over(partition_by=Hold.code, order_by=took).label("rn"),
+               func.count().over(partition_by=Hold.code).label("n"))
+        .where(*scope, Hold.resolved_at >= begin, Hold.resolved_at < end)
+    ).subquery()
+    r50, r90 = nearest_rank(ranked.c.n, 0.5), nearest_rank(ranked.c.n, 0.9)
+    resolved: dict[Any, dict[str, Any]] = defaultdict(dict)
+    for code, hours, n, is50, is90 in session.execute(
+            select(ranked.c.code, ranked.c.h, ranked.c.n, ranked.c.rn == r50, ranked.c.rn == r90)
+            .where(or_(ranked.c.rn == r50, ranked.c.rn == r90))):
+        resolved[code]["n"] = int(n)
+        if is50:
+            resolved[code]["p50"] = round(float(hours), 1)
+        if is90:
+            resolved[code]["p90"] = round(float(hours), 1)
+    codes = sorted(set(opened) | set(resolved), key=lambda c: HoldCode(c).value)
+    rows = [(HoldCode(c).label, int(opened.get(c, 0)), resolved.get(c, {}).get("n", 0),
+             resolved.get(c, {}).get("p50"), resolved.get(c, {}).get("p90")) for c in codes]
+    return pd.DataFrame(rows, columns=["code", "opened", "resolved", "hours_to_resolve_p50", "hours_to_resolve_p90"])
+
+
+def returns(session: Session, flt: KpiFilter) -> dict[str, Any]:
+    """RMAs opened in the range against orders placed in it, the return rate (%), and units per reason."""
+    placed = select(Order.id).where(*flt.placed())
+    shipped = session.scalar(select(func.count()).where(*flt.placed(), Order.status.in_(FULFILLED))) or 0
+    rmas = session.scalar(select(func.count(func.distinct(Return.order_id))).where(Return.order_id.in_(placed))) or 0
+    reasons = session.execute(
+        select(ReturnLine.reason, func.sum(ReturnLine.qty_authorised)).join(Return, Return.id == ReturnLine.return_id)
+        .where(Return.order_id.in_(placed)).group_by(ReturnLine.reason)
+        .order_by(func.sum(ReturnLine.qty_authorised).desc(), ReturnLine.reason)
+    ).all()
+    return {"orders_shipped": int(shipped), "orders_returned": int(rmas),
+            "rate_pct": round(100 * rmas / shipped, 1) if shipped else None,
+            "reasons": pd.DataFrame([(r.label, int(n)) for r, n in reasons], columns=["reason", "units"])}
+
+
+def connector_lag(session: Session, *, now: datetime) -> pd.DataFrame:
+    """Per channel: its last successful poll, minutes since, and runs and failed runs in the last 24 h."""
+    day_ago = now - timedelta(hours=24)
+    last_ok = (select(ConnectorRun.channel_id, func.max(ConnectorRun.finished_at).label("at"))
+               .where(ConnectorRun.status == RunStatus.OK).group_by(ConnectorRun.channel_id).subquery())
+    recent = (select(ConnectorRun.channel_id, func.count().label("runs"),
+                     func.sum(case((ConnectorRun.status == RunStatus.FAILED, 1), else_=0)).label("failed"))
+              .where(ConnectorRun.started_at >= day_ago).group_by(ConnectorRun.channel_id).subquery())
+    rows = session.execute(
+        select(Channel.code, Channel.enabled, last_ok.c.at, recent.c.runs, recent.c.failed)
+        .outerjoin(last_ok, last_ok.c.channel_id == Channel.id).outerjoin(recent, recent.c.channel_id == Channel.id)
+        .order_by(Channel.code)
+    ).all()
+    out = []
+    for code, enabled, at, runs, failed in rows:
+        at = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+        lag = round((now - at).total_seconds() / 60, 1) if at is not None else None
+        out.append((code, bool(enabled), at, lag, int(runs or 0), int(failed or 0)))
+    return pd.DataFrame(out, columns=["channel", "enabled", "last_success", "lag_minutes", "runs_24h", "failed_24h"])

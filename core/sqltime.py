@@ -1,0 +1,40 @@
+"""Small SQL building blocks for reports that every backend computes the same way."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy.orm import Session
+
+
+def hour_bucket(session: Session, column: Any) -> ColumnElement[Any]:
+    """The UTC hour a time falls in, as the backend writes it (text on SQLite, a timestamp on PostgreSQL).
+
+    Reports group by hour in SQL and fold hours into the viewer's local days in Python
+    (``local_days``): a few thousand rows at most, and exact across daylight-saving changes.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:00:00", column)
+    return func.date_trunc("hour", column)
+
+
+def local_day(bucket: Any, tz: str) -> date:
+    """The viewer's local day of an hour bucket from ``hour_bucket``."""
+    at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ZoneInfo(tz)).date()
+
+
+def hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    """``end - start`` in hours (a float)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 24.0
+    return func.extract("epoch", end - start) / 3600.0
+
+
+def nearest_rank(n: Any, p: float) -> ColumnElement[Any]:
+    """ceil(n * p): the rank of the p-th percentile by the nearest-rank method, in integer arithmetic."""
+    per_mille = int(round(p * 1000))
+    return (n * per_mille + 999) // 1000
