@@ -38,6 +38,7 @@ SCREENS: tuple[Screen, ...] = (
     Screen("stock-integrity", "Stock integrity", "pages/stock_alerts.py", Permission.ADJUST_STOCK,
            ":material/fact_check:", section="Stock"),
     Screen("sla", "SLA", "pages/sla.py", Permission.VIEW_KPIS, ":material/timer:", section="Reports"),
+    Screen("kpi", "KPI overview", "pages/kpi.py", Permission.VIEW_KPIS, ":material/monitoring:", section="Reports"),
     Screen("hold-rules", "Hold rules", "pages/hold_rules.py", Permission.MANAGE_SETTINGS, ":material/tune:",
            section="Admin"),
     Screen("sla-policies", "SLA policies", "pages/sla_policies.py", Permission.MANAGE_CHANNELS, ":material/schedule:",
@@ -47,7 +48,7 @@ SCREENS: tuple[Screen, ...] = (
 # Where each role starts: the ops side works the queue, the customer side looks orders up.
 LANDING: dict[Role, str] = {
     Role.OPS_LEAD: "holds",  # the ops lead works the exception queue (DESIGN.md section 1)
-    Role.MANAGER: "queue",
+    Role.MANAGER: "kpi",  # managers read the KPI pages (DESIGN.md section 1)
     Role.ADMIN: "queue",
     Role.SUPPORT: "lookup",
     Role.CLERK: "lookup",

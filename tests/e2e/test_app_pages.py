@@ -101,7 +101,7 @@ def test_log_out_clears_the_session(signed_in):
 
 def test_a_deactivated_account_is_signed_out_at_its_next_click(monkeypatch, fresh_shop):
     at = sign_in(app_for(monkeypatch, fresh_shop.url), "manager", "manager-demo-pass")
-    assert [t.value for t in at.title] == ["Order queue"]
+    assert [t.value for t in at.title] == ["KPI overview"]
     with new_session(engine_for(fresh_shop.url)) as session, session.begin():
         session.execute(update(User).where(User.username == "manager").values(active=False))
     at.run()
@@ -157,7 +157,7 @@ def admin_only_screen(monkeypatch, tmp_path) -> str:
 def test_each_role_lands_on_its_screen_and_only_its_screens_are_registered(role, signed_in, admin_only_screen):
     at = signed_in(role)
     assert not at.exception
-    landing = {"ops_lead": "Exceptions & holds", "manager": "Order queue", "admin": "Order queue",
+    landing = {"ops_lead": "Exceptions & holds", "manager": "KPI overview", "admin": "Order queue",
                "support": "Order lookup", "clerk": "Order lookup"}[role]
     assert [t.value for t in at.title] == [landing]
     assert plain(at.sidebar.markdown[0].value) == f"Signed in as **{DISPLAY_NAMES[role]}**"
@@ -226,7 +226,7 @@ def test_selecting_a_queue_row_opens_that_order(signed_in, shop):
 def test_queue_times_are_in_the_users_zone(monkeypatch, fresh_shop):
     with new_session(engine_for(fresh_shop.url)) as session:
         add_user(session, "berlin", "berlin-pass-1", Role.MANAGER, timezone="Europe/Berlin")
-    at = sign_in(app_for(monkeypatch, fresh_shop.url), "berlin", "berlin-pass-1")
+    at = open_page(sign_in(app_for(monkeypatch, fresh_shop.url), "berlin", "berlin-pass-1"), QUEUE)
     rows = table(at)
     assert rows["Order"].iloc[0] == fresh_shop.first_number
     # Ship-by 2026-11-16 11:00 UTC is 12:00 in Berlin (CET).
