@@ -12,7 +12,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import ColumnElement, case, func, or_, select
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.enums import HoldCode, OrderStatus, RunStatus
 from core.models import Channel, ConnectorRun, Hold, Order, Return, ReturnLine
-from core.sqltime import hour_bucket, hours_between, local_day, nearest_rank
+from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, nearest_rank
 
 FULFILLED = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
@@ -36,9 +35,7 @@ class KpiFilter:
 
     @property
     def bounds(self) -> tuple[datetime, datetime]:
-        zone = ZoneInfo(self.tz)
-        return (datetime.combine(self.start, datetime.min.time(), zone).astimezone(UTC),
-                datetime.combine(self.end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC))
+        return local_bounds(self.start, self.end, self.tz)
 
     def placed(self) -> list[ColumnElement[bool]]:
         begin, end = self.bounds

@@ -47,13 +47,7 @@ def save_sla_window(session: Session, hours: float, *, actor: Actor) -> None:
     with writing(session):
         row = session.get(Setting, SLA, populate_existing=True)
         before = dict(row.value) if row else {}
-        after = {**before, "at_risk_hours": float(hours)}
-        if row is None:
-            session.add(Setting(key=SLA, value=after, updated_by=actor.name))
-        else:
-            row.value, row.updated_by = after, actor.name
-        record_event(session, None, "settings_changed", actor, subject="settings",
-                     detail={"key": SLA, "before": before, "after": after})
+        _store(session, row, SLA, before, {**before, "at_risk_hours": float(hours)}, actor)
 
 
 def parse_rule_settings(high_value: str, by_currency: str, risky_levels: list[str],
@@ -105,13 +99,19 @@ def save_rule_settings(session: Session, settings: RuleSettings, *, actor: Actor
         before = stored.to_dict()
         if before == after:
             return False
-        if row is None:
-            session.add(Setting(key=HOLD_RULES, value=after, updated_by=actor.name))
-        else:
-            row.value, row.updated_by = after, actor.name
-        record_event(session, None, "settings_changed", actor, subject="settings",
-                     detail={"key": HOLD_RULES, "before": before, "after": after})
+        _store(session, row, HOLD_RULES, before, after, actor)
     return True
+
+
+def _store(session: Session, row: Setting | None, key: str, before: dict[str, Any], after: dict[str, Any],
+           actor: Actor) -> None:
+    """Write a setting's new value in the caller's transaction, with an event of before and after."""
+    if row is None:
+        session.add(Setting(key=key, value=after, updated_by=actor.name))
+    else:
+        row.value, row.updated_by = after, actor.name
+    record_event(session, None, "settings_changed", actor, subject="settings",
+                 detail={"key": key, "before": before, "after": after})
 
 
 def settings_history(session: Session, key: str = HOLD_RULES, *, limit: int = 20) -> pd.DataFrame:

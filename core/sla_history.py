@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core.enums import OrderStatus
 from core.models import Channel, Location, Order, Shipment
-from core.sqltime import hour_bucket, hours_between, local_day, nearest_rank
+from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, nearest_rank
 
 SHIPPED = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 DIMENSIONS = ("channel", "location", "carrier")
@@ -42,10 +41,7 @@ class HistoryFilter:
 
     @property
     def bounds(self) -> tuple[datetime, datetime]:
-        zone = ZoneInfo(self.tz)
-        begin = datetime.combine(self.start, datetime.min.time(), zone).astimezone(UTC)
-        end = datetime.combine(self.end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
-        return begin, end
+        return local_bounds(self.start, self.end, self.tz)
 
 
 def _parcel_conds(flt: HistoryFilter) -> list[ColumnElement[bool]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,13 @@ def local_day(bucket: Any, tz: str) -> date:
     """The viewer's local day of an hour bucket from ``hour_bucket``."""
     at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ZoneInfo(tz)).date()
+
+
+def local_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
+    """The UTC instants from the start of local day ``start`` to the start of the day after ``end``."""
+    zone = ZoneInfo(tz)
+    return (datetime.combine(start, datetime.min.time(), zone).astimezone(UTC),
+            datetime.combine(end + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC))
 
 
 def hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
