@@ -62,7 +62,9 @@ def _shipped_orders(flt: HistoryFilter) -> Select:
     return (
         select(Order.id.label("order_id"), Order.ship_by.label("ship_by"), left.label("shipped_at"))
         .join(Shipment, Shipment.order_id == Order.id)
-        .where(Order.status.in_(SHIPPED), *_parcel_conds(flt))
+        .where(Order.status.in_(SHIPPED), *_parcel_conds(flt),
+               # Only orders with a parcel in the range can have their last one in it (ix_shipments_shipped_at).
+               Order.id.in_(select(Shipment.order_id).where(Shipment.shipped_at >= begin, Shipment.shipped_at < end)))
         .group_by(Order.id, Order.ship_by)
         .having(and_(left >= begin, left < end))
     )

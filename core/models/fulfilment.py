@@ -51,6 +51,7 @@ class Shipment(Base):
         UniqueConstraint("order_id", "tracking_number"),
         Index("ix_shipments_tracking_number", "tracking_number"),
         Index("ix_shipments_status", "status"),
+        Index("ix_shipments_shipped_at", "shipped_at"),  # the SLA history reads parcels by when they left
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
