@@ -234,6 +234,7 @@ class Permission(LabelledEnum):
     MANAGE_CHANNELS = "manage_channels"
     MANAGE_USERS = "manage_users"
     MANAGE_SETTINGS = "manage_settings"  # hold-rule thresholds and other desk-wide settings (admin)
+    OPERATE_CONNECTORS = "operate_connectors"  # pause / resume a channel, poll now, replay dead letters
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -249,6 +250,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ADJUST_STOCK,
             Permission.AUTHORISE_RETURN,
             Permission.VIEW_KPIS,
+            Permission.OPERATE_CONNECTORS,
         }
     ),
     Role.SUPPORT: frozenset(

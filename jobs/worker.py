@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from core.channels import enabled_channels
+from core.connector_health import poll_requests
 from core.db import database_url, new_session
 from jobs import sla
 from jobs.allocate import allocate_ready_orders, check_integrity, retry_backorders
@@ -62,6 +63,13 @@ def sync_jobs(scheduler: BlockingScheduler) -> None:
             log.info("scheduled %s every %ss", job_id, interval)
         elif job.trigger.interval.total_seconds() != interval:
             job.reschedule("interval", seconds=interval)
+    with new_session() as session:
+        asked = poll_requests(session)
+    for code in asked:  # "poll now" from the connector health page
+        job = scheduler.get_job(f"poll:{code}")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+            log.info("poll of %s requested from the desk", code)
 
 
 def run_worker() -> None:

@@ -493,3 +493,34 @@ def durations_table(times: pd.DataFrame, dimension: str) -> pd.DataFrame:
         "group": dimension.capitalize(), "parcels": "Parcels", "to_ship_p50": "Placed to shipped p50 (h)",
         "to_ship_p90": "Placed to shipped p90 (h)", "delivered": "Delivered parcels",
         "to_deliver_p50": "Shipped to delivered p50 (h)", "to_deliver_p90": "Shipped to delivered p90 (h)"})
+
+
+def health_table(health: pd.DataFrame, tz: str | None) -> pd.DataFrame:
+    """Every channel's polling at a glance (core.connector_health.channel_health)."""
+    last = f"Last successful poll ({zone_label(tz)})"
+    return pd.DataFrame({
+        "Channel": health["channel"], "Kind": health["kind"], "Polling": health["state"],
+        last: [local_time(v, tz) if v is not None and not pd.isna(v) else "never" for v in health["last_success"]],
+        "Lag (min)": health["lag_minutes"], "Polls (24 h)": health["runs_24h"], "Failed (24 h)": health["failed_24h"],
+        "Error rate (%)": health["error_rate_pct"], "Dead letters": health["dead_letters"],
+        "Last error": health["last_error"].fillna(""),
+    })
+
+
+def runs_table(runs: pd.DataFrame, tz: str | None) -> pd.DataFrame:
+    """A channel's recent polls (core.connector_health.recent_runs), times in the user's zone."""
+    zone = zone_label(tz)
+    return pd.DataFrame({
+        f"Started ({zone})": [local_time(v, tz) for v in runs["started_at"]],
+        f"Finished ({zone})": [local_time(v, tz) if v is not None and not pd.isna(v) else "" for v in runs["finished_at"]],
+        "Status": runs["status"], "Fetched": runs["fetched"], "Written": runs["written"],
+        "Unchanged": runs["unchanged"], "Dead-lettered": runs["dead_lettered"], "Error": runs["error"].fillna(""),
+    })
+
+
+def letters_table(letters: pd.DataFrame, tz: str | None) -> pd.DataFrame:
+    """Dead letters waiting for a replay (core.connector_health.dead_letters), without the raw payload."""
+    return pd.DataFrame({
+        "Id": letters["id"], f"Received ({zone_label(tz)})": [local_time(v, tz) for v in letters["received_at"]],
+        "Channel's id": letters["external_id"].fillna(""), "Why it was rejected": letters["error"],
+    })

@@ -37,6 +37,9 @@ SCREENS: tuple[Screen, ...] = (
            section="Stock"),
     Screen("stock-integrity", "Stock integrity", "pages/stock_alerts.py", Permission.ADJUST_STOCK,
            ":material/fact_check:", section="Stock"),
+    # Everyone on the desk sees when an integration is sick; pausing, polling and replaying are checked per action.
+    Screen("connectors", "Connector health", "pages/connectors.py", Permission.VIEW_ORDERS, ":material/hub:",
+           section="Connectors"),
     Screen("sla", "SLA", "pages/sla.py", Permission.VIEW_KPIS, ":material/timer:", section="Reports"),
     Screen("kpi", "KPI overview", "pages/kpi.py", Permission.VIEW_KPIS, ":material/monitoring:", section="Reports"),
     Screen("hold-rules", "Hold rules", "pages/hold_rules.py", Permission.MANAGE_SETTINGS, ":material/tune:",
