@@ -130,3 +130,33 @@ def test_one_worker_polls_a_second_stands_by_and_takes_over_after_a_clean_stop(d
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_poll_now_from_the_desk_moves_the_channels_next_poll_to_now(sqlite_url, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from core.auth import Actor
+    from core.connector_health import request_poll
+    from core.enums import Role
+    from core.models import Channel
+    from jobs.worker import sync_jobs
+
+    monkeypatch.setenv("OPSDESK_DATABASE_URL", sqlite_url)
+    with_channel(sqlite_url, "http://127.0.0.1:9/shop", interval=3600)
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.start(paused=True)  # jobs get their times, nothing runs
+    try:
+        sync_jobs(scheduler)
+        later = datetime.now(UTC) + timedelta(hours=1)
+        scheduler.get_job("poll:sbx").modify(next_run_time=later)  # as after its first poll
+        sync_jobs(scheduler)
+        assert scheduler.get_job("poll:sbx").next_run_time == later  # nobody asked: it waits for its interval
+        with new_session(engine_for(sqlite_url)) as session:
+            channel_id = session.scalar(select(Channel.id).where(Channel.code == "sbx"))
+            request_poll(session, channel_id, actor=Actor("olivia", role=Role.OPS_LEAD))
+        sync_jobs(scheduler)
+        assert scheduler.get_job("poll:sbx").next_run_time <= datetime.now(UTC) + timedelta(seconds=1)
+    finally:
+        scheduler.shutdown(wait=False)
