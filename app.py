@@ -16,6 +16,9 @@ problem = db.unreachable_reason()
 if problem:
     st.error(f"The database is not reachable: {problem}")
     st.stop()
+if refusal := db.demo_accounts_problem():
+    st.error(refusal)
+    st.stop()
 
 actor = auth.current_actor()
 if actor is None:

@@ -74,6 +74,16 @@ def _failure_delay(failed_logins: int) -> float:
     return 0.0 if failed_logins < 3 else min(0.5 * 2 ** (failed_logins - 3), 8.0)
 
 
+def password_matches(user: User, password: str) -> bool:
+    """Whether a stored account still has this password (a slow check: argon2)."""
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def authenticate(session: Session, username: str, password: str, *, sleep=time.sleep) -> Actor:
     """Check a built-in account's password; slow down repeated failures; never say which part was wrong."""
     name = username.strip().lower()

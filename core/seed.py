@@ -78,3 +78,25 @@ def seed_stock(session: Session, stock: dict[str, dict[str, int]]) -> int:
                 receive_stock(session, code, sku, units, actor=SYSTEM, reference="opening stock")
                 received += 1
     return received
+
+
+DEMO_FLAG = "OPSDESK_DEMO"  # set to 1 to run the published demo accounts on a shared database on purpose
+
+
+def published_accounts_in_use(session: Session) -> list[str]:
+    """Active demo accounts that still have their published password (from the README), by username."""
+    from core.auth import password_matches
+
+    wanted = {a.username: a.password for a in DEMO_ACCOUNTS}
+    users = session.scalars(select(User).where(User.username.in_(list(wanted)), User.active.is_(True))).all()
+    return sorted(u.username for u in users if password_matches(u, wanted[u.username]))
+
+
+def demo_accounts_refusal(backend: str, in_use: list[str], demo_flag: str | None) -> str | None:
+    """Pure: why the app must not serve, or None. The published demo logins are fine on a local SQLite
+    demo; on a shared database (anything else) they are an open door unless this is declared a demo."""
+    if backend == "sqlite" or not in_use or (demo_flag or "").strip() == "1":
+        return None
+    return (f"This database still has the demo accounts with their published passwords ({', '.join(in_use)}). "
+            f"Change their passwords or deactivate them (opsdesk user ...), or set {DEMO_FLAG}=1 if this "
+            "server really is a demo. OpsDesk will not serve until then.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.db import database_url, engine_for, new_session
 from core.migrate import upgrade
+from core.seed import DEMO_FLAG, demo_accounts_refusal, published_accounts_in_use
 
 # Errors that mean "cannot talk to the database", as opposed to a bug in a query.
 UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
@@ -47,6 +49,20 @@ def unreachable_reason() -> str | None:
     except UNREACHABLE as exc:
         return describe(exc)
     return None
+
+
+@st.cache_resource(show_spinner=False, ttl=60)
+def _demo_refusal(url: str, flag: str | None) -> str | None:
+    backend = engine(url).dialect.name
+    if backend == "sqlite":
+        return None  # the local demo: no need to check the slow password hashes
+    with new_session(engine(url)) as session:
+        return demo_accounts_refusal(backend, published_accounts_in_use(session), flag)
+
+
+def demo_accounts_problem() -> str | None:
+    """Why this server must not serve (the published demo logins on a shared database), or None."""
+    return _demo_refusal(database_url(), os.environ.get(DEMO_FLAG))
 
 
 def describe(exc: Exception) -> str:
