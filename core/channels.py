@@ -47,6 +47,36 @@ def add_channel(
     return channel
 
 
+def update_channel(session: Session, channel_id: int, *, actor: Actor, name: str, base_url: str,
+                   token_env: str | None, poll_interval_s: int) -> list[str]:
+    """Change a channel's name, address, secret's variable name or poll interval (admin); returns what changed.
+
+    The secret itself is never taken: only the name of the environment variable holding it.
+    """
+    actor.require(Permission.MANAGE_CHANNELS)
+    base_url = base_url.strip().rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise InvalidInput("The base URL must start with http:// or https://.")
+    token_env = (token_env or "").strip() or None
+    if token_env is not None and not _ENV.match(token_env):
+        raise InvalidInput("The token takes the NAME of an environment variable (e.g. SHOP_TOKEN), not the secret.")
+    if not 5 <= poll_interval_s <= 86_400:
+        raise InvalidInput("Poll interval: 5 seconds to 1 day.")
+    with writing(session):
+        channel = session.get(Channel, channel_id, populate_existing=True, with_for_update=True)
+        if channel is None:
+            raise NotFound(f"No channel with id {channel_id}.")
+        wanted = {"name": name.strip() or channel.code, "base_url": base_url, "credentials_env": token_env,
+                  "poll_interval_s": int(poll_interval_s)}
+        changes = {k: {"before": getattr(channel, k), "after": v} for k, v in wanted.items() if getattr(channel, k) != v}
+        for key in changes:
+            setattr(channel, key, wanted[key])
+        if changes:
+            record_event(session, None, "channel_changed", actor, subject="channel",
+                         detail={"code": channel.code, **changes})
+    return [f"{k}: {c['before']} -> {c['after']}" for k, c in changes.items()]
+
+
 def get_channel(session: Session, code: str) -> Channel:
     channel = session.scalar(select(Channel).where(Channel.code == code))
     if channel is None:

@@ -44,6 +44,8 @@ SCREENS: tuple[Screen, ...] = (
     Screen("kpi", "KPI overview", "pages/kpi.py", Permission.VIEW_KPIS, ":material/monitoring:", section="Reports"),
     Screen("hold-rules", "Hold rules", "pages/hold_rules.py", Permission.MANAGE_SETTINGS, ":material/tune:",
            section="Admin"),
+    Screen("channels", "Channels", "pages/channels.py", Permission.MANAGE_CHANNELS, ":material/storefront:",
+           section="Admin"),
     Screen("locations", "Locations", "pages/locations.py", Permission.MANAGE_CHANNELS, ":material/warehouse:",
            section="Admin"),
     Screen("users", "Users", "pages/users.py", Permission.MANAGE_USERS, ":material/group:", section="Admin"),

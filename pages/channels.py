@@ -1,0 +1,82 @@
+"""Channels (admin): every sales channel, adding one and changing one. Secrets are never typed here."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.channels import add_channel, channel_table, get_channel, update_channel
+from core.enums import ChannelKind, Permission
+from core.errors import DomainError
+from ui import auth, format
+from ui.db import session_scope
+
+FLASH = "channels_flash"
+SUPPORTED = (ChannelKind.SHOPIFY,)  # the kinds with a connector today
+
+actor = auth.require(Permission.MANAGE_CHANNELS)
+state = st.session_state
+
+st.title("Channels")
+st.caption("A channel's secret (API token) is never stored or typed here: give the NAME of the environment variable "
+           "that holds it on the worker's machine. Pause, resume and poll now are on Connector health; deadlines on "
+           "SLA policies.")
+if flash := state.pop(FLASH, None):
+    st.success(flash)
+
+with session_scope() as db:
+    channels = channel_table(db)
+shown = channels.assign(last_run=[format.local_time(v, actor.timezone) if v is not None and not pd.isna(v) else ""
+                                  for v in channels["last_run"]]).rename(columns={
+    "code": "Code", "name": "Name", "kind": "Kind", "base_url": "Base URL", "token_env": "Token variable",
+    "enabled": "Polling", "orders": "Orders", "cursor": "Cursor",
+    "last_run": f"Last poll ({format.zone_label(actor.timezone)})"})
+st.dataframe(shown, hide_index=True)
+st.download_button("Download CSV", format.csv_bytes(shown), file_name="channels.csv", mime="text/csv")
+
+
+def done(message: str) -> None:
+    state[FLASH] = format.md_escape(message)
+    st.rerun()
+
+
+add, change = st.tabs(["Add a channel", "Change a channel"])
+with add, st.form("add_channel", clear_on_submit=True):
+    code = st.text_input("Code (lower case, e.g. shop-eu)")
+    name = st.text_input("Name")
+    kind = st.selectbox("Kind", SUPPORTED, format_func=lambda k: k.label)
+    base_url = st.text_input("Base URL (e.g. https://my-shop.myshopify.com)")
+    token_env = st.text_input("Token variable (the NAME of an environment variable, e.g. SHOP_EU_TOKEN)")
+    interval = st.number_input("Poll every (seconds)", min_value=5, max_value=86_400, value=60)
+    if st.form_submit_button("Add channel", type="primary"):
+        try:
+            with session_scope() as db:
+                add_channel(db, code.strip(), kind=kind, base_url=base_url.strip(), token_env=token_env.strip() or None,
+                            name=name.strip() or None, poll_interval_s=int(interval), actor=actor)
+        except DomainError as exc:
+            st.error(format.md_escape(str(exc)))
+        else:
+            done(f"Added {code.strip()}; the worker starts polling it within 15 seconds.")
+
+with change:
+    if channels.empty:
+        st.caption("No channels yet.")
+    else:
+        picked = st.selectbox("Channel", list(channels["code"]))
+        with session_scope() as db:
+            channel = get_channel(db, picked)
+            current = (channel.id, channel.name, channel.base_url, channel.credentials_env or "", channel.poll_interval_s)
+        with st.form(f"change_{picked}"):
+            new_name = st.text_input("Name", value=current[1])
+            new_url = st.text_input("Base URL", value=current[2])
+            new_env = st.text_input("Token variable", value=current[3])
+            new_interval = st.number_input("Poll every (seconds)", min_value=5, max_value=86_400, value=current[4])
+            if st.form_submit_button("Save changes"):
+                try:
+                    with session_scope() as db:
+                        changed = update_channel(db, current[0], actor=actor, name=new_name, base_url=new_url,
+                                                 token_env=new_env, poll_interval_s=int(new_interval))
+                except DomainError as exc:
+                    st.error(format.md_escape(str(exc)))
+                else:
+                    done(f"{picked}: " + ("; ".join(changed) if changed else "nothing changed") + ".")
