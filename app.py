@@ -32,6 +32,6 @@ if not pages:
     st.navigation([st.Page(auth.no_screens, title="OpsDesk", url_path="home")], position="hidden").run()
     st.stop()
 
-page = st.navigation(pages, position="sidebar")
+page = st.navigation(pages, position="sidebar", expanded=True)  # every screen listed, none behind "View more"
 with db.session_scope():
     page.run()

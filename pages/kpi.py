@@ -56,8 +56,8 @@ st.subheader("Orders per day")
 if per_day.empty:
     st.caption("No orders placed in this range.")
 else:
-    daily = per_day.rename(columns={"day": f"Day ({format.zone_label(tz)})", "channel": "Channel",
-                                    "orders": "Orders"})
+    daily = per_day.assign(day=per_day["day"].astype(str)).rename(  # whole days: one bar each, no clock ticks
+        columns={"day": f"Day ({format.zone_label(tz)})", "channel": "Channel", "orders": "Orders"})
     chart = px.bar(daily, x=daily.columns[0], y="Orders", color="Channel")
     chart.update_yaxes(tickformat=",d")
     st.plotly_chart(chart, theme="streamlit", width="stretch")
@@ -71,7 +71,8 @@ if held.empty:
 else:
     table = held.rename(columns={"code": "Hold", "opened": "Opened", "resolved": "Resolved",
                                  "hours_to_resolve_p50": "Hours to resolve p50",
-                                 "hours_to_resolve_p90": "Hours to resolve p90"})
+                                 "hours_to_resolve_p90": "Hours to resolve p90"}).astype(
+        {"Hours to resolve p50": float, "Hours to resolve p90": float})  # nothing resolved: an empty cell
     st.dataframe(table, hide_index=True)
     download(table, "exceptions")
 

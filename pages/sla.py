@@ -103,7 +103,7 @@ b.metric("Orders shipped", f"{shipped_total:,}")
 if days.empty:
     st.caption("Nothing shipped in this range.")
 else:
-    daily = days.rename(columns={"day": f"Day ({format.zone_label(tz)})", "shipped": "Shipped (orders)",
+    daily = days.assign(day=days["day"].astype(str)).rename(columns={"day": f"Day ({format.zone_label(tz)})", "shipped": "Shipped (orders)",
                                  "on_time": "On time (orders)", "on_time_pct": "On time (%)"})
     rate_chart = px.line(daily, x=daily.columns[0], y="On time (%)", markers=True, hover_data=["Shipped (orders)"])
     rate_chart.update_yaxes(range=[0, 100], ticksuffix=" %")

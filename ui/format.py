@@ -492,7 +492,8 @@ def durations_table(times: pd.DataFrame, dimension: str) -> pd.DataFrame:
     return times.rename(columns={
         "group": dimension.capitalize(), "parcels": "Parcels", "to_ship_p50": "Placed to shipped p50 (h)",
         "to_ship_p90": "Placed to shipped p90 (h)", "delivered": "Delivered parcels",
-        "to_deliver_p50": "Shipped to delivered p50 (h)", "to_deliver_p90": "Shipped to delivered p90 (h)"})
+        "to_deliver_p50": "Shipped to delivered p50 (h)", "to_deliver_p90": "Shipped to delivered p90 (h)"}).astype(
+        {f"{w} p{p} (h)": float for w in ("Placed to shipped", "Shipped to delivered") for p in (50, 90)})
 
 
 def health_table(health: pd.DataFrame, tz: str | None) -> pd.DataFrame:
