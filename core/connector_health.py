@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from connectors.schemas import ChannelOrder, Page, Rejection
 from core.auth import Actor
+from core.channels import get_channel_by_id
 from core.db import writing
 from core.enums import Permission, RunStatus
 from core.errors import InvalidInput, NotFound, StaleEdit
 from core.events import record_event
 from core.ingest import apply_page
 from core.models import Channel, ConnectorRun, DeadLetter, utcnow
-from core.sqltime import hour_bucket
+from core.sqltime import hour_bucket, hour_start
 
 POLL_REQUESTED = "poll_requested_at"  # in channels.settings: the worker polls the channel at its next rescan
 Parser = Callable[[Any], ChannelOrder | Rejection]
@@ -84,9 +85,7 @@ def runs_by_hour(session: Session, channel_id: int, *, now: datetime, hours: int
     ).all()
     out = []
     for bucket, runs, failed in rows:
-        at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        out.append((at, int(runs), int(failed or 0), round(100 * int(failed or 0) / int(runs), 1)))
+        out.append((hour_start(bucket), int(runs), int(failed or 0), round(100 * int(failed or 0) / int(runs), 1)))
     return pd.DataFrame(out, columns=["hour", "runs", "failed", "error_rate_pct"])
 
 
@@ -107,7 +106,7 @@ def set_channel_enabled(session: Session, channel_id: int, enabled: bool, *, act
     """Pause or resume a channel's polling (the worker notices within its rescan). False if already so."""
     actor.require(Permission.OPERATE_CONNECTORS)
     with writing(session):
-        channel = _channel(session, channel_id)
+        channel = get_channel_by_id(session, channel_id)
         if channel.enabled == enabled:
             return False
         channel.enabled = enabled
@@ -120,7 +119,7 @@ def request_poll(session: Session, channel_id: int, *, actor: Actor, now: dateti
     """Ask the worker to poll this channel at its next rescan (within seconds), whatever its interval."""
     actor.require(Permission.OPERATE_CONNECTORS)
     with writing(session):
-        channel = _channel(session, channel_id)
+        channel = get_channel_by_id(session, channel_id)
         if not channel.enabled:
             raise InvalidInput(f"{channel.code} is paused: resume it to poll it.")
         channel.settings = {**(channel.settings or {}), POLL_REQUESTED: (now or utcnow()).isoformat()}
@@ -172,7 +171,7 @@ def replay_dead_letter(session: Session, letter_id: int, *, parse: Parser, actor
     record = parse(raw)
     if isinstance(record, Rejection):
         raise InvalidInput(f"Still rejected: {record.error}")
-    channel = _channel(session, letter.channel_id)
+    channel = get_channel_by_id(session, letter.channel_id)
     apply_page(session, channel, Page(records=(record,), cursor=None))
     with writing(session):
         done = session.execute(
@@ -183,12 +182,5 @@ def replay_dead_letter(session: Session, letter_id: int, *, parse: Parser, actor
         record_event(session, None, "dead_letter_replayed", actor, subject="channel",
                      detail={"channel": channel.code, "dead_letter": letter_id, "order": record.number})
     return record.number
-
-
-def _channel(session: Session, channel_id: int) -> Channel:
-    channel = session.get(Channel, channel_id, populate_existing=True)
-    if channel is None:
-        raise NotFound(f"No channel with id {channel_id}.")
-    return channel
 
 

@@ -33,7 +33,8 @@ class OrderStatus(LabelledEnum):
         return self not in CLOSED_STATUSES
 
 
-CLOSED_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.CANCELLED})
+FULFILLED_STATUSES = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)  # everything has left
+CLOSED_STATUSES = frozenset({*FULFILLED_STATUSES, OrderStatus.CANCELLED})
 OPEN_STATUSES = tuple(s for s in OrderStatus if s not in CLOSED_STATUSES)
 
 

@@ -12,6 +12,13 @@ if TYPE_CHECKING:
     from core.auth import Actor
 
 
+def plain_value(value: Any) -> Any:
+    """A value as an event's JSON detail keeps it (enums by value, times and decimals as text)."""
+    if value is None or isinstance(value, (str, int, float, bool, dict, list)):
+        return value
+    return str(value.value if hasattr(value, "value") else value)
+
+
 def record_event(
     session: Session,
     order_id: int | None,

@@ -22,7 +22,7 @@ from core.auth import Actor, channel_actor
 from core.db import insert_rows, insert_rows_counted, writing
 from core.enums import ActorKind, OrderStatus, ShipmentStatus
 from core.errors import InvalidTransition
-from core.events import record_event
+from core.events import plain_value, record_event
 from core.holds import sync_hold_deadlines
 from core.models import Channel, DeadLetter, Event, Order, OrderLine, Shipment, ShipmentLine, utcnow
 from core.runs import advance_cursor
@@ -235,7 +235,7 @@ def _apply_update(session: Session, channel: Channel, order: Order, record: Chan
     interesting = {k: v for k, v in changed.items() if k not in _QUIET_FIELDS}
     if interesting:
         record_event(session, order.id, "order_updated", actor,
-                     detail={k: {"before": _plain(b), "after": _plain(a)} for k, (b, a) in interesting.items()})
+                     detail={k: {"before": plain_value(b), "after": plain_value(a)} for k, (b, a) in interesting.items()})
     target = record.channel_status
     if target is not None and target != order.status:
         try:
@@ -272,13 +272,6 @@ def _add_shipment(session: Session, order: Order, parcel: ChannelFulfillment, ac
     record_event(session, order.id, "shipment_reported", actor,
                  detail={"carrier": parcel.carrier, "tracking_number": parcel.tracking_number,
                          "shipped_at": parcel.shipped_at.isoformat()})
-
-
-def _plain(value: Any) -> Any:
-    """JSON-friendly form of a before/after value."""
-    if value is None or isinstance(value, (str, int, float, bool, dict, list)):
-        return value
-    return str(value.value if hasattr(value, "value") else value)
 
 
 def _dump(raw: Any) -> str:

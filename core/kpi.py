@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from core.enums import HoldCode, OrderStatus, RunStatus
-from core.models import Channel, ConnectorRun, Hold, Order, Return, ReturnLine
+from core.connector_health import channel_health
+from core.enums import FULFILLED_STATUSES, HoldCode, OrderStatus
+from core.models import Channel, Hold, Order, Return, ReturnLine
 from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, nearest_rank
-
-FULFILLED = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ def fulfilment(session: Session, flt: KpiFilter) -> dict[str, Any]:
     """Of the orders placed in the range: how many, cancelled, fulfilled, and the fulfilment rate (%)."""
     placed, cancelled, fulfilled = session.execute(
         select(func.count(), func.sum(case((Order.status == OrderStatus.CANCELLED, 1), else_=0)),
-               func.sum(case((Order.status.in_(FULFILLED), 1), else_=0))).where(*flt.placed())
+               func.sum(case((Order.status.in_(FULFILLED_STATUSES), 1), else_=0))).where(*flt.placed())
     ).one()
     placed, cancelled, fulfilled = int(placed or 0), int(cancelled or 0), int(fulfilled or 0)
     wanted = placed - cancelled
@@ -104,7 +103,7 @@ def exceptions(session: Session, flt: KpiFilter) -> pd.DataFrame:
 def returns(session: Session, flt: KpiFilter) -> dict[str, Any]:
     """RMAs opened in the range against orders placed in it, the return rate (%), and units per reason."""
     placed = select(Order.id).where(*flt.placed())
-    shipped = session.scalar(select(func.count()).where(*flt.placed(), Order.status.in_(FULFILLED))) or 0
+    shipped = session.scalar(select(func.count()).where(*flt.placed(), Order.status.in_(FULFILLED_STATUSES))) or 0
     rmas = session.scalar(select(func.count(func.distinct(Return.order_id))).where(Return.order_id.in_(placed))) or 0
     reasons = session.execute(
         select(ReturnLine.reason, func.sum(ReturnLine.qty_authorised)).join(Return, Return.id == ReturnLine.return_id)
@@ -118,20 +117,8 @@ def returns(session: Session, flt: KpiFilter) -> dict[str, Any]:
 
 def connector_lag(session: Session, *, now: datetime) -> pd.DataFrame:
     """Per channel: its last successful poll, minutes since, and runs and failed runs in the last 24 h."""
-    day_ago = now - timedelta(hours=24)
-    last_ok = (select(ConnectorRun.channel_id, func.max(ConnectorRun.finished_at).label("at"))
-               .where(ConnectorRun.status == RunStatus.OK).group_by(ConnectorRun.channel_id).subquery())
-    recent = (select(ConnectorRun.channel_id, func.count().label("runs"),
-                     func.sum(case((ConnectorRun.status == RunStatus.FAILED, 1), else_=0)).label("failed"))
-              .where(ConnectorRun.started_at >= day_ago).group_by(ConnectorRun.channel_id).subquery())
-    rows = session.execute(
-        select(Channel.code, Channel.enabled, last_ok.c.at, recent.c.runs, recent.c.failed)
-        .outerjoin(last_ok, last_ok.c.channel_id == Channel.id).outerjoin(recent, recent.c.channel_id == Channel.id)
-        .order_by(Channel.code)
-    ).all()
-    out = []
-    for code, enabled, at, runs, failed in rows:
-        at = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
-        lag = round((now - at).total_seconds() / 60, 1) if at is not None else None
-        out.append((code, bool(enabled), at, lag, int(runs or 0), int(failed or 0)))
-    return pd.DataFrame(out, columns=["channel", "enabled", "last_success", "lag_minutes", "runs_24h", "failed_24h"])
+    health = channel_health(session, now=now)
+    return pd.DataFrame({
+        "channel": health["channel"], "enabled": health["state"] == "running", "last_success": health["last_success"],
+        "lag_minutes": health["lag_minutes"], "runs_24h": health["runs_24h"], "failed_24h": health["failed_24h"],
+    })

@@ -19,7 +19,7 @@ from core.auth import Actor
 from core.db import writing
 from core.enums import AllocationStatus, LocationKind, Permission
 from core.errors import InvalidInput, NotFound
-from core.events import record_event
+from core.events import plain_value, record_event
 from core.models import Allocation, Location
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,39}$")
@@ -90,12 +90,12 @@ def save_location(session: Session, form: LocationForm, *, actor: Actor, locatio
         if location_id is None:
             session.add(Location(**values))
             record_event(session, None, "location_added", actor, subject="location",
-                         detail={k: _plain(v) for k, v in values.items()})
+                         detail={k: plain_value(v) for k, v in values.items()})
             return f"Added {values['code']}."
         location = session.get(Location, location_id, populate_existing=True, with_for_update=True)
         if location is None:
             raise NotFound(f"No location with id {location_id}.")
-        changes = {k: {"before": _plain(getattr(location, k)), "after": _plain(v)}
+        changes = {k: {"before": plain_value(getattr(location, k)), "after": plain_value(v)}
                    for k, v in values.items() if getattr(location, k) != v}
         for key in changes:
             setattr(location, key, values[key])
@@ -103,7 +103,3 @@ def save_location(session: Session, form: LocationForm, *, actor: Actor, locatio
             record_event(session, None, "location_changed", actor, subject="location",
                          detail={"code": values["code"], **changes})
     return f"{values['code']}: " + (", ".join(changes) + " changed." if changes else "nothing changed.")
-
-
-def _plain(value: object) -> object:
-    return getattr(value, "value", value)

@@ -19,11 +19,10 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from core.enums import OrderStatus
+from core.enums import FULFILLED_STATUSES
 from core.models import Channel, Location, Order, Shipment
 from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, nearest_rank
 
-SHIPPED = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 DIMENSIONS = ("channel", "location", "carrier")
 PERCENTILES = (0.5, 0.9)
 
@@ -62,7 +61,7 @@ def _shipped_orders(flt: HistoryFilter) -> Select:
     return (
         select(Order.id.label("order_id"), Order.ship_by.label("ship_by"), left.label("shipped_at"))
         .join(Shipment, Shipment.order_id == Order.id)
-        .where(Order.status.in_(SHIPPED), *_parcel_conds(flt),
+        .where(Order.status.in_(FULFILLED_STATUSES), *_parcel_conds(flt),
                # Only orders with a parcel in the range can have their last one in it (ix_shipments_shipped_at).
                Order.id.in_(select(Shipment.order_id).where(Shipment.shipped_at >= begin, Shipment.shipped_at < end)))
         .group_by(Order.id, Order.ship_by)

@@ -21,10 +21,15 @@ def hour_bucket(session: Session, column: Any) -> ColumnElement[Any]:
     return func.date_trunc("hour", column)
 
 
+def hour_start(bucket: Any) -> datetime:
+    """An hour bucket from ``hour_bucket`` as an aware UTC datetime (SQLite gives text, PostgreSQL a timestamp)."""
+    at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def local_day(bucket: Any, tz: str) -> date:
     """The viewer's local day of an hour bucket from ``hour_bucket``."""
-    at = bucket if isinstance(bucket, datetime) else datetime.fromisoformat(str(bucket))
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ZoneInfo(tz)).date()
+    return hour_start(bucket).astimezone(ZoneInfo(tz)).date()
 
 
 def local_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:

@@ -17,7 +17,7 @@ from core.auth import Actor, hash_password
 from core.db import writing
 from core.enums import Permission, Role
 from core.errors import InvalidInput, NotFound
-from core.events import record_event
+from core.events import plain_value, record_event
 from core.models import User
 
 
@@ -54,7 +54,7 @@ def update_user(session: Session, user_id: int, *, actor: Actor, role: Role | No
         for field, value in (("role", role), ("timezone", timezone), ("active", active),
                              ("display_name", display_name)):
             if value is not None and getattr(user, field) != value:
-                changes[field] = (_plain(getattr(user, field)), _plain(value))
+                changes[field] = (plain_value(getattr(user, field)), plain_value(value))
                 setattr(user, field, value)
         if changes:
             record_event(session, None, "user_changed", actor, subject="user",
@@ -77,9 +77,5 @@ def reset_password(session: Session, user_id: int, new_password: str, *, actor: 
 
 def _active_admins(session: Session) -> int:
     return session.scalar(select(func.count()).where(User.role == Role.ADMIN, User.active.is_(True))) or 0
-
-
-def _plain(value: object) -> object:
-    return getattr(value, "value", value)
 
 
