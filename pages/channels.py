@@ -5,24 +5,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from connectors.parsers import PARSERS
 from core.channels import add_channel, channel_table, get_channel, update_channel
-from core.enums import ChannelKind, Permission
+from core.enums import Permission
 from core.errors import DomainError
-from ui import auth, format
+from ui import auth, flash, format
 from ui.db import session_scope
 
-FLASH = "channels_flash"
-SUPPORTED = (ChannelKind.SHOPIFY,)  # the kinds with a connector today
+SUPPORTED = tuple(PARSERS)  # the kinds with a connector today
 
 actor = auth.require(Permission.MANAGE_CHANNELS)
-state = st.session_state
 
 st.title("Channels")
 st.caption("A channel's secret (API token) is never stored or typed here: give the NAME of the environment variable "
            "that holds it on the worker's machine. Pause, resume and poll now are on Connector health; deadlines on "
            "SLA policies.")
-if flash := state.pop(FLASH, None):
-    st.success(flash)
+flash.show()
 
 with session_scope() as db:
     channels = channel_table(db)
@@ -33,11 +31,6 @@ shown = channels.assign(last_run=[format.local_time(v, actor.timezone) if v is n
     "last_run": f"Last poll ({format.zone_label(actor.timezone)})"})
 st.dataframe(shown, hide_index=True)
 st.download_button("Download CSV", format.csv_bytes(shown), file_name="channels.csv", mime="text/csv")
-
-
-def done(message: str) -> None:
-    state[FLASH] = format.md_escape(message)
-    st.rerun()
 
 
 add, change = st.tabs(["Add a channel", "Change a channel"])
@@ -56,7 +49,7 @@ with add, st.form("add_channel", clear_on_submit=True):
         except DomainError as exc:
             st.error(format.md_escape(str(exc)))
         else:
-            done(f"Added {code.strip()}; the worker starts polling it within 15 seconds.")
+            flash.rerun_with(f"Added {code.strip()}; the worker starts polling it within 15 seconds.")
 
 with change:
     if channels.empty:
@@ -79,4 +72,4 @@ with change:
                 except DomainError as exc:
                     st.error(format.md_escape(str(exc)))
                 else:
-                    done(f"{picked}: " + ("; ".join(changed) if changed else "nothing changed") + ".")
+                    flash.rerun_with(f"{picked}: " + ("; ".join(changed) if changed else "nothing changed") + ".")

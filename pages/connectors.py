@@ -19,19 +19,15 @@ from core.connector_health import (
 )
 from core.enums import ChannelKind, Permission
 from core.errors import DomainError
-from ui import auth, format
+from ui import auth, flash, format
 from ui.db import session_scope
-
-FLASH = "conn_flash"
 
 actor = auth.require(Permission.VIEW_ORDERS)
 may_operate = actor.can(Permission.OPERATE_CONNECTORS)
 tz, now = actor.timezone, datetime.now(UTC)
-state = st.session_state
 
 st.title("Connector health")
-if flash := state.pop(FLASH, None):
-    (st.success if flash[0] else st.error)(flash[1])
+flash.show()
 
 with session_scope() as db:
     health = channel_health(db, now=now)
@@ -54,10 +50,8 @@ def act(verb, done: str) -> None:  # type: ignore[no-untyped-def]
         with session_scope() as db:
             verb(db)
     except (DomainError, LookupError) as exc:
-        state[FLASH] = (False, format.md_escape(str(exc)))
-    else:
-        state[FLASH] = (True, format.md_escape(done))
-    st.rerun()
+        flash.rerun_with(str(exc), ok=False)
+    flash.rerun_with(done)
 
 
 if may_operate:

@@ -14,10 +14,10 @@ from core.settings import (
     settings_history,
 )
 from core.triage import recheck_open_orders
-from ui import auth, format
+from ui import auth, flash, format
 from ui.db import session_scope
 
-LOADED, FLASH, FLASH_ERROR = "rules_loaded", "rules_flash", "rules_flash_error"
+LOADED = "rules_loaded"
 
 actor = auth.require(Permission.MANAGE_SETTINGS)
 state = st.session_state
@@ -31,10 +31,7 @@ if LOADED not in state:  # what this form is editing: a save after someone else'
         state[LOADED] = rule_settings(db)
 loaded = state[LOADED]
 
-if flash := state.pop(FLASH, None):
-    st.success(flash)
-if flash := state.pop(FLASH_ERROR, None):
-    st.error(flash)
+flash.show()
 
 with st.form("hold_rules"):
     high_value = st.text_input("High-value threshold (orders at or above it are held; any currency without "
@@ -54,14 +51,12 @@ if saved:
             changed = save_rule_settings(db, wanted, actor=actor, expected=loaded)
     except StaleEdit as exc:  # show what the other person saved; nothing of theirs was overwritten
         state.pop(LOADED, None)
-        state[FLASH_ERROR] = format.md_escape(f"{exc} The form now shows the saved thresholds.")
-        st.rerun()
+        flash.rerun_with(f"{exc} The form now shows the saved thresholds.", ok=False)
     except DomainError as exc:
         st.error(format.md_escape(str(exc)))
     else:
         state.pop(LOADED, None)
-        state[FLASH] = "Thresholds saved." if changed else "Nothing changed."
-        st.rerun()
+        flash.rerun_with("Thresholds saved." if changed else "Nothing changed.", markdown=True)
 
 st.subheader("Apply to open orders")
 st.caption("Runs the rules again over every order not yet shipping, in batches, while the desk keeps working.")

@@ -7,20 +7,16 @@ import streamlit as st
 from core.enums import LocationKind, Permission
 from core.errors import DomainError
 from core.locations import LocationForm, location_table, save_location
-from ui import auth, format
+from ui import auth, flash, format
 from ui.db import session_scope
 
-FLASH = "locations_flash"
-
 actor = auth.require(Permission.MANAGE_CHANNELS)
-state = st.session_state
 
 st.title("Locations")
 st.caption("Where orders ship from. \"Ships to\" lists countries (US) or regions (US-CA); the allocation planner "
            "only chooses active locations whose zones cover the address, ranked by priority (lower first). "
            "Pausing a location keeps its stock and reservations; new plans stop choosing it.")
-if flash := state.pop(FLASH, None):
-    st.success(flash)
+flash.show()
 
 with session_scope() as db:
     locations = location_table(db)
@@ -62,5 +58,4 @@ with st.form(f"location_{picked}"):
         except DomainError as exc:
             st.error(format.md_escape(str(exc)))
         else:
-            state[FLASH] = format.md_escape(said)
-            st.rerun()
+            flash.rerun_with(said)

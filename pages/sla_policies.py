@@ -10,24 +10,19 @@ from core.errors import DomainError, StaleEdit
 from core.settings import save_sla_window, sla_window
 from core.sla import SlaPolicy, parse_holidays
 from core.sla_policy import set_sla_policy
-from ui import auth, format
+from ui import auth, flash, format
 from ui.db import session_scope
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Toronto",
-         "Europe/London", "Europe/Amsterdam", "Europe/Berlin", "Europe/Paris", "Australia/Sydney", "Asia/Tokyo")
-FLASH = "sla_flash"
 
 actor = auth.require(Permission.MANAGE_CHANNELS)
-state = st.session_state
 
 st.title("SLA policies")
 st.caption("Orders without a deadline from their channel must ship within the handling time, counted in business "
            "days from the day they arrive (after the cut-off, or on a day off, they count from the next business "
            "day), by the cut-off. A change moves the ship-by of every open order of that channel that took its "
            "deadline from the policy, and each such order's history says so.")
-if flash := state.pop(FLASH, None):
-    st.success(flash)
+flash.show()
 
 with session_scope() as db:
     channels = all_channels(db)
@@ -44,8 +39,7 @@ with st.form(f"sla_{channel_id}"):
     left, right = st.columns(2)
     handling = left.number_input("Handling time (business days)", min_value=0, max_value=30, value=policy.handling_days)
     cutoff = right.time_input("Daily cut-off", value=policy.cutoff, step=900)
-    zone = left.selectbox("Cut-off time zone", sorted({*ZONES, policy.timezone}),
-                          index=sorted({*ZONES, policy.timezone}).index(policy.timezone))
+    zone = left.selectbox("Cut-off time zone", *format.zone_choices(policy.timezone))
     days = right.multiselect("Business days", DAYS, default=[DAYS[d] for d in sorted(policy.business_days)])
     holidays = st.text_area("Holidays (YYYY-MM-DD, one per line or comma-separated)",
                             value="\n".join(d.isoformat() for d in sorted(policy.holidays)))
@@ -65,9 +59,8 @@ if save:
     except DomainError as exc:
         st.error(format.md_escape(str(exc)))
     else:
-        state[FLASH] = (f"Saved the policy of {change.channel}: {change.deadlines_moved:,} of "
-                        f"{change.orders_checked:,} open orders got a new ship-by.")
-        st.rerun()
+        flash.rerun_with(f"Saved the policy of {change.channel}: {change.deadlines_moved:,} of "
+                         f"{change.orders_checked:,} open orders got a new ship-by.")
 
 st.subheader("At-risk window")
 with session_scope() as db:
@@ -82,5 +75,4 @@ with st.form("sla_window"):
         except DomainError as exc:
             st.error(format.md_escape(str(exc)))
         else:
-            state[FLASH] = f"At-risk window set to {wanted_hours:g} h; the next sweep (within a minute) applies it."
-            st.rerun()
+            flash.rerun_with(f"At-risk window set to {wanted_hours:g} h; the next sweep (within a minute) applies it.")

@@ -8,24 +8,13 @@ from core.auth import add_user
 from core.enums import Permission, Role
 from core.errors import DomainError
 from core.users import reset_password, update_user, user_table
-from ui import auth, format
+from ui import auth, flash, format
 from ui.db import session_scope
 
-ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Toronto",
-         "Europe/London", "Europe/Amsterdam", "Europe/Berlin", "Europe/Paris", "Australia/Sydney", "Asia/Tokyo")
-FLASH = "users_flash"
-
 actor = auth.require(Permission.MANAGE_USERS)
-state = st.session_state
 
 st.title("Users")
-if flash := state.pop(FLASH, None):
-    st.success(flash)
-
-
-def done(message: str) -> None:
-    state[FLASH] = format.md_escape(message)
-    st.rerun()
+flash.show()
 
 
 with session_scope() as db:
@@ -43,7 +32,7 @@ with add, st.form("add_user", clear_on_submit=True):
     username = st.text_input("Username")
     name = st.text_input("Name shown on the desk")
     role = st.selectbox("Role", roles, format_func=lambda r: r.label, key="add_role")
-    zone = st.selectbox("Time zone", ZONES, key="add_zone")
+    zone = st.selectbox("Time zone", format.COMMON_ZONES, key="add_zone")
     password = st.text_input("First password (at least 8 characters; tell it to them yourself)", type="password")
     if st.form_submit_button("Add user", type="primary"):
         try:
@@ -52,7 +41,7 @@ with add, st.form("add_user", clear_on_submit=True):
         except DomainError as exc:
             st.error(format.md_escape(str(exc)))
         else:
-            done(f"Added {username.strip().lower()} ({role.label}).")
+            flash.rerun_with(f"Added {username.strip().lower()} ({role.label}).")
 
 labels = dict(zip(users["id"], users["username"], strict=True))
 with change:
@@ -61,8 +50,7 @@ with change:
     with st.form(f"change_{picked}"):
         new_role = st.selectbox("Role", roles, index=[r.label for r in roles].index(current["role"]),
                                 format_func=lambda r: r.label)
-        new_zone = st.selectbox("Time zone", sorted({*ZONES, current["timezone"]}),
-                                index=sorted({*ZONES, current["timezone"]}).index(current["timezone"]))
+        new_zone = st.selectbox("Time zone", *format.zone_choices(current["timezone"]))
         new_name = st.text_input("Name shown on the desk", value=current["name"])
         new_active = st.checkbox("May sign in", value=bool(current["active"]))
         if st.form_submit_button("Save changes"):
@@ -73,7 +61,7 @@ with change:
             except DomainError as exc:
                 st.error(format.md_escape(str(exc)))
             else:
-                done(f"{labels[picked]}: " + ("; ".join(changed) if changed else "nothing changed") + ".")
+                flash.rerun_with(f"{labels[picked]}: " + ("; ".join(changed) if changed else "nothing changed") + ".")
 
 with reset:
     who = st.selectbox("User", list(labels), format_func=labels.__getitem__, key="reset_user")
@@ -86,4 +74,4 @@ with reset:
             except DomainError as exc:
                 st.error(format.md_escape(str(exc)))
             else:
-                done(f"New password set for {labels[who]}.")
+                flash.rerun_with(f"New password set for {labels[who]}.")

@@ -19,6 +19,18 @@ _MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "HUF": 2, "BHD
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
+# Time zones offered in pickers (users, SLA cut-offs); a stored zone not listed is added to the choices.
+COMMON_ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
+                "America/Toronto", "Europe/London", "Europe/Amsterdam", "Europe/Berlin", "Europe/Paris",
+                "Australia/Sydney", "Asia/Tokyo")
+
+
+def zone_choices(current: str) -> tuple[list[str], int]:
+    """The zones a picker offers (the common ones plus ``current``) and the position of ``current``."""
+    options = sorted({*COMMON_ZONES, current})
+    return options, options.index(current)
+
+
 def zone(tz: str | None) -> ZoneInfo:
     """The user's zone; an unknown or empty name falls back to UTC rather than breaking a page."""
     try:
