@@ -7,14 +7,13 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
-from core.enums import HoldCode, HoldState, OrderStatus
+from core.enums import HoldCode, HoldState
 from core.models import Channel, Hold, Order, User, utcnow
-from core.queries import Page
+from core.queries import STATUS_LABEL, Page, object_frame
 
 ANYONE, ME, NOBODY = "anyone", "me", "nobody"
 
@@ -105,16 +104,11 @@ def hold_queue(session: Session, flt: HoldFilter, *, user_id: int | None = None,
 
 
 def _frame(rows: list[Any]) -> pd.DataFrame:
-    """Rows to a DataFrame of plain Python values in one object block (no per-column type inference)."""
-    if not rows:
-        return pd.DataFrame({c: [] for c in HOLD_COLUMNS}, columns=HOLD_COLUMNS)
-    cells = np.empty((len(rows), len(HOLD_COLUMNS)), dtype=object)
-    cells[:] = [(r[0], r[1], _CODE[r[2]], *r[3:8], _LABEL[r[8]], *r[9:11], float(r[11]), *r[12:]) for r in rows]
-    return pd.DataFrame(cells, columns=HOLD_COLUMNS, dtype=object, copy=False)
+    return object_frame([(r[0], r[1], _CODE[r[2]], *r[3:8], STATUS_LABEL[r[8]], *r[9:11], float(r[11]), *r[12:])
+                         for r in rows], HOLD_COLUMNS)
 
 
 _CODE = {c: c.value for c in HoldCode} | {c.value: c.value for c in HoldCode}
-_LABEL = {s: s.label for s in OrderStatus} | {s.value: s.label for s in OrderStatus}
 
 
 def open_counts_by_code(session: Session) -> dict[HoldCode, int]:

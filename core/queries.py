@@ -187,14 +187,19 @@ def find_orders(session: Session, term: str, *, limit: int = 50) -> pd.DataFrame
     return _frame(session.connection().execute(stmt).all())
 
 
+def object_frame(cells: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    """A page of rows as a DataFrame of plain Python values in one object block: no per-column type
+    inference, about twice as fast as column by column for a page; the pages format each value themselves."""
+    if not cells:
+        return pd.DataFrame({c: [] for c in columns}, columns=columns)
+    block = np.empty((len(cells), len(columns)), dtype=object)
+    block[:] = cells
+    return pd.DataFrame(block, columns=columns, dtype=object, copy=False)
+
+
 def _frame(rows) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """Rows to a DataFrame of plain Python values in one object block (no per-column type inference,
-    about twice as fast as column by column for a page; the pages format each value themselves)."""
-    if not rows:
-        return pd.DataFrame({c: [] for c in QUEUE_COLUMNS}, columns=QUEUE_COLUMNS)
-    cells = np.empty((len(rows), len(QUEUE_COLUMNS)), dtype=object)
-    cells[:] = [(*r[:3], _STATUS_LABEL[r[3]], *r[4:7], float(r[7]), *r[8:]) for r in rows]
-    return pd.DataFrame(cells, columns=QUEUE_COLUMNS, dtype=object, copy=False)
+    return object_frame([(*r[:3], STATUS_LABEL[r[3]], *r[4:7], float(r[7]), *r[8:]) for r in rows], QUEUE_COLUMNS)
 
 
-_STATUS_LABEL = {s: s.label for s in OrderStatus} | {s.value: s.label for s in OrderStatus}
+# An order status as stored or as the enum -> its label (statuses come back either way).
+STATUS_LABEL = {s: s.label for s in OrderStatus} | {s.value: s.label for s in OrderStatus}
