@@ -14,13 +14,13 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from core.connector_health import channel_health
 from core.enums import FULFILLED_STATUSES, HoldCode, OrderStatus
 from core.models import Channel, Hold, Order, Return, ReturnLine
-from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, nearest_rank
+from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, p50_p90_by_group
 
 
 @dataclass(frozen=True)
@@ -78,22 +78,8 @@ def exceptions(session: Session, flt: KpiFilter) -> pd.DataFrame:
     opened = dict(session.execute(select(Hold.code, func.count()).where(
         *scope, Hold.opened_at >= begin, Hold.opened_at < end).group_by(Hold.code)).all())
     took = hours_between(session, Hold.opened_at, Hold.resolved_at)
-    ranked = (
-        select(Hold.code.label("code"), took.label("h"),
-               func.row_number().over(partition_by=Hold.code, order_by=took).label("rn"),
-               func.count().over(partition_by=Hold.code).label("n"))
-        .where(*scope, Hold.resolved_at >= begin, Hold.resolved_at < end)
-    ).subquery()
-    r50, r90 = nearest_rank(ranked.c.n, 0.5), nearest_rank(ranked.c.n, 0.9)
-    resolved: dict[Any, dict[str, Any]] = defaultdict(dict)
-    for code, hours, n, is50, is90 in session.execute(
-            select(ranked.c.code, ranked.c.h, ranked.c.n, ranked.c.rn == r50, ranked.c.rn == r90)
-            .where(or_(ranked.c.rn == r50, ranked.c.rn == r90))):
-        resolved[code]["n"] = int(n)
-        if is50:
-            resolved[code]["p50"] = round(float(hours), 1)
-        if is90:
-            resolved[code]["p90"] = round(float(hours), 1)
+    resolved = p50_p90_by_group(session, select(Hold.code.label("grp"), took.label("v")).where(
+        *scope, Hold.resolved_at >= begin, Hold.resolved_at < end))
     codes = sorted(set(opened) | set(resolved), key=lambda c: HoldCode(c).value)
     rows = [(HoldCode(c).label, int(opened.get(c, 0)), resolved.get(c, {}).get("n", 0),
              resolved.get(c, {}).get("p50"), resolved.get(c, {}).get("p90")) for c in codes]

@@ -16,15 +16,14 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.enums import FULFILLED_STATUSES
 from core.models import Channel, Location, Order, Shipment
-from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, nearest_rank
+from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, p50_p90_by_group
 
 DIMENSIONS = ("channel", "location", "carrier")
-PERCENTILES = (0.5, 0.9)
 
 
 @dataclass(frozen=True)
@@ -116,21 +115,8 @@ def durations(session: Session, flt: HistoryFilter, dimension: str) -> pd.DataFr
     ).subquery()
     result: dict[str, dict[str, Any]] = defaultdict(dict)
     for metric in ("to_ship", "to_deliver"):
-        value = base.c[metric]
-        ranked = (
-            select(base.c.grp, value.label("v"),
-                   func.row_number().over(partition_by=base.c.grp, order_by=value).label("rn"),
-                   func.count().over(partition_by=base.c.grp).label("n"))
-            .where(value.is_not(None))
-        ).subquery()
-        r50, r90 = (nearest_rank(ranked.c.n, p) for p in PERCENTILES)
-        for grp, v, n, is50, is90 in session.execute(
-                select(ranked.c.grp, ranked.c.v, ranked.c.n, ranked.c.rn == r50, ranked.c.rn == r90)
-                .where(or_(ranked.c.rn == r50, ranked.c.rn == r90))):
-            result[grp][f"{metric}_n"] = int(n)
-            for flag, name in ((is50, "p50"), (is90, "p90")):
-                if flag:
-                    result[grp][f"{metric}_{name}"] = round(float(v), 1)
+        for grp, found in p50_p90_by_group(session, select(base.c.grp, base.c[metric].label("v"))).items():
+            result[grp].update({f"{metric}_{k}": v for k, v in found.items()})
     columns = ["group", "parcels", "to_ship_p50", "to_ship_p90", "delivered", "to_deliver_p50", "to_deliver_p90"]
     rows = [(grp, r.get("to_ship_n", 0), r.get("to_ship_p50"), r.get("to_ship_p90"), r.get("to_deliver_n", 0),
              r.get("to_deliver_p50"), r.get("to_deliver_p90")) for grp, r in sorted(result.items())]

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 
@@ -50,3 +50,29 @@ def nearest_rank(n: Any, p: float) -> ColumnElement[Any]:
     """ceil(n * p): the rank of the p-th percentile by the nearest-rank method, in integer arithmetic."""
     per_mille = int(round(p * 1000))
     return (n * per_mille + 999) // 1000
+
+
+def p50_p90_by_group(session: Session, grouped: Select) -> dict[Any, dict[str, Any]]:
+    """Nearest-rank p50 and p90 of ``v`` per ``grp`` for a select with those two labelled columns.
+
+    Ranked in SQL with window functions, so only the two rows per group that are the answer come
+    back: {group: {"n": rows, "p50": value, "p90": value}}, values rounded to 0.1. Rows whose
+    ``v`` is NULL are left out.
+    """
+    base = grouped.subquery()
+    ranked = (
+        select(base.c.grp, base.c.v,
+               func.row_number().over(partition_by=base.c.grp, order_by=base.c.v).label("rn"),
+               func.count().over(partition_by=base.c.grp).label("n"))
+        .where(base.c.v.is_not(None))
+    ).subquery()
+    r50, r90 = nearest_rank(ranked.c.n, 0.5), nearest_rank(ranked.c.n, 0.9)
+    found: dict[Any, dict[str, Any]] = {}
+    for grp, value, n, is50, is90 in session.execute(
+            select(ranked.c.grp, ranked.c.v, ranked.c.n, ranked.c.rn == r50, ranked.c.rn == r90)
+            .where(or_(ranked.c.rn == r50, ranked.c.rn == r90))):
+        slot = found.setdefault(grp, {"n": int(n)})
+        for flag, name in ((is50, "p50"), (is90, "p90")):
+            if flag:
+                slot[name] = round(float(value), 1)
+    return found
