@@ -189,6 +189,14 @@ class Grade(LabelledEnum):
     D = "D"
     MISSING = "MISSING"
 
+    @property
+    def label(self) -> str:
+        return _GRADE_LABELS[self]
+
+
+_GRADE_LABELS = {Grade.A: "A - resellable", Grade.B: "B - open box", Grade.C: "C - damaged",
+                 Grade.D: "D - unusable", Grade.MISSING: "Missing"}
+
 
 class Disposition(LabelledEnum):
     RESTOCK = "restock"
@@ -230,6 +238,9 @@ class Permission(LabelledEnum):
     EDIT_ORDER = "edit_order"
     ADJUST_STOCK = "adjust_stock"
     RECEIVE_RETURN = "receive_return"
+    INSPECT_RETURN = "inspect_return"  # grade returned units; the proposed disposition applies
+    OVERRIDE_DISPOSITION = "override_disposition"  # choose another disposition than the grade proposes
+    DECIDE_REFUND = "decide_refund"  # set a return line's refund (the grade leaves C and D to a person)
     AUTHORISE_RETURN = "authorise_return"
     VIEW_KPIS = "view_kpis"
     MANAGE_CHANNELS = "manage_channels"
@@ -250,6 +261,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.EDIT_ORDER,
             Permission.ADJUST_STOCK,
             Permission.AUTHORISE_RETURN,
+            Permission.OVERRIDE_DISPOSITION,
+            Permission.DECIDE_REFUND,
             Permission.VIEW_KPIS,
             Permission.OPERATE_CONNECTORS,
         }
@@ -263,6 +276,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.MANAGER: frozenset({Permission.VIEW_ORDERS, Permission.VIEW_KPIS}),
-    Role.CLERK: frozenset({Permission.VIEW_ORDERS, Permission.RECEIVE_RETURN}),
+    Role.CLERK: frozenset({Permission.VIEW_ORDERS, Permission.RECEIVE_RETURN, Permission.INSPECT_RETURN}),
     Role.ADMIN: frozenset(Permission),
 }
