@@ -47,7 +47,7 @@ def save_sla_window(session: Session, hours: float, *, actor: Actor) -> None:
     with writing(session):
         row = session.get(Setting, SLA, populate_existing=True)
         before = dict(row.value) if row else {}
-        _store(session, row, SLA, before, {**before, "at_risk_hours": float(hours)}, actor)
+        store_setting(session, row, SLA, before, {**before, "at_risk_hours": float(hours)}, actor)
 
 
 def parse_rule_settings(high_value: str, by_currency: str, risky_levels: list[str],
@@ -99,12 +99,12 @@ def save_rule_settings(session: Session, settings: RuleSettings, *, actor: Actor
         before = stored.to_dict()
         if before == after:
             return False
-        _store(session, row, HOLD_RULES, before, after, actor)
+        store_setting(session, row, HOLD_RULES, before, after, actor)
     return True
 
 
-def _store(session: Session, row: Setting | None, key: str, before: dict[str, Any], after: dict[str, Any],
-           actor: Actor) -> None:
+def store_setting(session: Session, row: Setting | None, key: str, before: dict[str, Any], after: dict[str, Any],
+                  actor: Actor) -> None:
     """Write a setting's new value in the caller's transaction, with an event of before and after."""
     if row is None:
         session.add(Setting(key=key, value=after, updated_by=actor.name))
