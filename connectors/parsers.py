@@ -1,17 +1,38 @@
-"""Each channel kind's record parser, for replaying dead letters: raw JSON in, a ChannelOrder or a Rejection out."""
+"""The channel registry: each channel kind's module, its record parser and how to connect it.
+
+Adding a channel is one new module plus one line in ``CHANNELS``. A channel module provides:
+
+- ``parse_order(raw) -> ChannelOrder | Rejection`` - also used to replay dead letters;
+- ``SECRETS`` - what the channel's credential names, in order (one environment variable
+  each, written ``VAR`` or ``KEY_VAR:SECRET_VAR``);
+- ``connect_channel(base_url, secrets, settings)`` - an object with
+  ``orders_since(cursor) -> Iterator[Page]`` and ``close()``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import ModuleType
+from typing import Any, Protocol
 
-from connectors import shopify
-from connectors.schemas import ChannelOrder, Rejection
+from connectors import shopify, woocommerce
+from connectors.schemas import ChannelOrder, Page, Rejection
 from core.enums import ChannelKind
 
-PARSERS: dict[ChannelKind, Callable[[Any], ChannelOrder | Rejection]] = {
-    ChannelKind.SHOPIFY: shopify.parse_order,
+CHANNELS: dict[ChannelKind, ModuleType] = {
+    ChannelKind.SHOPIFY: shopify,
+    ChannelKind.WOOCOMMERCE: woocommerce,
 }
+
+PARSERS: dict[ChannelKind, Callable[[Any], ChannelOrder | Rejection]] = {
+    kind: module.parse_order for kind, module in CHANNELS.items()
+}
+
+
+class OrderSource(Protocol):
+    def orders_since(self, cursor: str | None) -> Iterator[Page]: ...
+
+    def close(self) -> None: ...
 
 
 def parser_for(kind: ChannelKind) -> Callable[[Any], ChannelOrder | Rejection]:
@@ -19,3 +40,20 @@ def parser_for(kind: ChannelKind) -> Callable[[Any], ChannelOrder | Rejection]:
         return PARSERS[kind]
     except KeyError:
         raise LookupError(f"No parser for {kind.label} channels yet.") from None
+
+
+def secrets_of(kind: ChannelKind) -> tuple[str, ...]:
+    """What the credential of a ``kind`` channel names, e.g. ('consumer key', 'consumer secret')."""
+    return tuple(_module(kind).SECRETS)
+
+
+def connect(kind: ChannelKind, base_url: str, secrets: Sequence[str], settings: Mapping[str, Any]) -> OrderSource:
+    """The order connector of a ``kind`` channel, given its secrets (already read from the environment)."""
+    return _module(kind).connect_channel(base_url, tuple(secrets), dict(settings or {}))
+
+
+def _module(kind: ChannelKind) -> ModuleType:
+    try:
+        return CHANNELS[kind]
+    except KeyError:
+        raise LookupError(f"Channel kind {kind.value} has no connector yet.") from None

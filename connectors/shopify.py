@@ -9,7 +9,7 @@ offsets, ``tags`` as one comma-separated string.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -396,3 +396,12 @@ def _updated_at_of(raw: Any) -> datetime | None:
         return _when(raw, "updated_at", "updated_at", required=False)
     except _Invalid:
         return None
+
+
+# What a channel's credential names for this kind: one environment variable with the access token.
+SECRETS = ("access token",)
+
+
+def connect_channel(base_url: str, secrets: Sequence[str], settings: Mapping[str, Any]) -> ShopifyRest:
+    """The connector for a stored channel (``secrets``: the access token)."""
+    return ShopifyRest.connect(base_url, secrets[0])

@@ -17,7 +17,8 @@ from core.events import record_event
 from core.models import Channel, ConnectorRun, Order, SyncCursor
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# One variable NAME, or several joined by ":" for kinds with more than one secret (WooCommerce KEY_VAR:SECRET_VAR).
+_ENV = re.compile(r"^[A-Z_][A-Z0-9_]*(?::[A-Z_][A-Z0-9_]*)*$")
 
 
 def add_channel(
