@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.enums import HoldCode, OrderStatus
+from core.return_story import describe_return
 
 
 def _status(value: Any) -> str:
@@ -61,6 +62,8 @@ def describe(kind: str, detail: dict[str, Any]) -> str:
         return f"{text} {detail.get('why', '')}".strip()
     if kind == "allocation_released":
         return f"Reservations released ({detail.get('units', 0)} units): {detail.get('reason', '')}."
+    if kind.startswith("return_"):
+        return describe_return(kind, detail)
     if kind.startswith("stock_"):
         return (f"Stock of {detail.get('sku')} at {detail.get('location')} {kind[6:]}: "
                 f"{detail.get('before')} -> {detail.get('after')}.")

@@ -30,6 +30,8 @@ class Return(Base):
     received_at: Mapped[datetime | None]
     inspected_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Every step touches it, so the version moves with any change to the RMA or its lines.
+    updated_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -45,11 +47,14 @@ class ReturnLine(Base):
     qty_received: Mapped[int | None]
     reason: Mapped[ReturnReason] = mapped_column(EnumColumn(ReturnReason))
     grade: Mapped[Grade | None] = mapped_column(EnumColumn(Grade))
+    proposed_disposition: Mapped[Disposition | None] = mapped_column(EnumColumn(Disposition))
     disposition: Mapped[Disposition | None] = mapped_column(EnumColumn(Disposition))
     override_reason: Mapped[str | None] = mapped_column(String(300))
     inspector: Mapped[str | None] = mapped_column(String(120))
     notes: Mapped[str | None] = mapped_column(Text)
-    refund_amount: Mapped[Decimal | None]
+    refund_recommended: Mapped[Decimal | None]  # what the rules say (None: an ops lead decides)
+    refund_amount: Mapped[Decimal | None]  # the decision; OpsDesk moves no money itself
     refund_decided_by: Mapped[str | None] = mapped_column(String(120))
     refund_decided_at: Mapped[datetime | None]
     restocked_at: Mapped[datetime | None]
+    restocked_sku: Mapped[str | None] = mapped_column(String(80))  # the SKU the units went into (open box has its own)
