@@ -1,8 +1,8 @@
 """The sandbox HTTP server: standard library only, one route table, quiet logs.
 
-Each simulated API is a callable ``Request -> Reply`` registered under a path prefix, so
-WooCommerce (``/wp-json/wc/v3/``), Amazon (``/orders/v0/``) and carriers plug in later with
-``SandboxServer.add_route`` without touching this module.
+Each simulated API is a callable ``Request -> Reply`` registered under a path prefix
+(Shopify ``/admin/api/``, WooCommerce ``/wp-json/wc/v3/``, Amazon ``/orders/v0/``); carriers
+plug in the same way with ``SandboxServer.add_route``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 from sandbox import FaultConfig, Faults, Reply, Request
 from sandbox.shopify_api import PREFIX as SHOPIFY_PREFIX
 from sandbox.shopify_api import ShopifyApi
+from sandbox.woocommerce_api import PREFIX as WOO_PREFIX
+from sandbox.woocommerce_api import WooCommerceApi
 from sandbox.world import World
+
+WOO_KEY = "ck_sandbox"  # the sandbox's WooCommerce consumer key; the secret is the sandbox token
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ class SandboxServer:
 
     def __init__(self, host: str, port: int, world: World, faults: Faults) -> None:
         self.world, self.faults = world, faults
+        self.worlds: dict[str, World] = {"shopify": world}  # channel kind -> the shop its API sells from
         self._routes: dict[str, Route] = {}
         self._counts = {"requests": 0, "sent_429": 0, "sent_5xx": 0}
         self._lock = threading.Lock()
@@ -84,7 +89,8 @@ class SandboxServer:
         with self._lock:
             counts = dict(self._counts)
         rows = self.world.rows()
-        return {"orders": len(rows), "malformed": sum(1 for r in rows if r.malformed), **counts}
+        per_channel = {f"{kind}_orders": len(w.rows()) for kind, w in self.worlds.items() if w is not self.world}
+        return {"orders": len(rows), "malformed": sum(1 for r in rows if r.malformed), **per_channel, **counts}
 
     def handle(self, req: Request) -> Reply:
         """Dispatch one request and count what was sent."""
@@ -160,12 +166,24 @@ def make_server(
     now: Callable[[], datetime] | None = None,
     bucket_size: int = 40,
     leak_per_s: float = 2.0,
+    woo_key: str = WOO_KEY,
 ) -> SandboxServer:
-    """Build a sandbox with the Shopify API mounted; ``port=0`` picks a free port (see ``.url``)."""
+    """Build a sandbox with every channel API mounted; ``port=0`` picks a free port (see ``.url``).
+
+    Each channel API sells from its own simulated shop (its own order stream, seeded from
+    ``seed``), with the same clock, rates and fault knobs. Credentials: Shopify and Amazon take
+    ``token`` as the access token; WooCommerce takes ``woo_key`` and ``token`` as consumer key and secret.
+    """
     faults = faults or FaultConfig()
-    world = World(seed=seed, now=now, time_scale=time_scale, orders_per_minute=orders_per_minute,
-                  backlog=backlog, malformed_rate=faults.malformed_rate)
+
+    def shop(offset: int) -> World:
+        return World(seed=seed * 1000 + offset if offset else seed, now=now, time_scale=time_scale,
+                     orders_per_minute=orders_per_minute, backlog=backlog, malformed_rate=faults.malformed_rate)
+
+    world = shop(0)
     server = SandboxServer(host, port, world, Faults(faults, seed))
+    server.worlds["woocommerce"] = woo = shop(1)
     server.add_route(SHOPIFY_PREFIX, ShopifyApi(world, server.faults, token, bucket_size=bucket_size,
                                                 leak_per_s=leak_per_s))
+    server.add_route(WOO_PREFIX, WooCommerceApi(woo, server.faults, woo_key, token))
     return server
