@@ -40,6 +40,12 @@ def shipping_location_id(session: Session, order: Order) -> int | None:
     return found
 
 
+def active_locations(session: Session) -> list[tuple[int, str]]:
+    """(id, code) of every active location, first choice first: where a return may be received."""
+    return [(i, c) for i, c in session.execute(select(Location.id, Location.code).where(Location.active.is_(True))
+                                                .order_by(Location.priority, Location.code))]
+
+
 def returnable_lines(session: Session, order_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """For the authorise form: the order and each line with what shipped, what is on RMAs and what may still come back."""
     order = session.get(Order, order_id)
@@ -63,7 +69,7 @@ class ReturnFilter:
     """What the queue shows: statuses, receiving locations, line reasons, older than some hours."""
 
     statuses: tuple[ReturnStatus, ...] = ()
-    location_ids: tuple[int, ...] = ()
+    location_codes: tuple[str, ...] = ()
     reasons: tuple[ReturnReason, ...] = ()
     older_than_hours: int | None = None
 
@@ -82,8 +88,8 @@ def _queue_select(flt: ReturnFilter, now: datetime) -> Select:
             .join(Order, Order.id == Return.order_id).outerjoin(Location, Location.id == Return.location_id))
     if flt.statuses:
         stmt = stmt.where(Return.status.in_(flt.statuses))
-    if flt.location_ids:
-        stmt = stmt.where(Return.location_id.in_(flt.location_ids))
+    if flt.location_codes:
+        stmt = stmt.where(Location.code.in_(flt.location_codes))
     if flt.reasons:
         stmt = stmt.where(Return.id.in_(select(ReturnLine.return_id).where(ReturnLine.reason.in_(flt.reasons))))
     if flt.older_than_hours:

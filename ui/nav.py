@@ -24,7 +24,6 @@ class Screen:
 
 
 # The order of this table is the order of the menu. Later screens slot in here, e.g.
-#   Screen("returns", ..., Permission.RECEIVE_RETURN),
 #   Screen("sla" / "kpi", ..., Permission.VIEW_KPIS), Screen("connectors", ..., Permission.MANAGE_CHANNELS),
 #   Screen("admin", ..., Permission.MANAGE_USERS)
 SCREENS: tuple[Screen, ...] = (
@@ -32,6 +31,8 @@ SCREENS: tuple[Screen, ...] = (
     # Everyone who reads orders may read the holds; what they may do there is checked per action.
     Screen("holds", "Exceptions & holds", "pages/holds.py", Permission.VIEW_ORDERS, ":material/report:"),
     Screen("lookup", "Order lookup", "pages/lookup.py", Permission.VIEW_ORDERS, ":material/search:"),
+    # Everyone who reads orders may read returns; each step is checked per action (receive, inspect, authorise...).
+    Screen("returns", "Returns", "pages/returns.py", Permission.VIEW_ORDERS, ":material/assignment_return:"),
     # Everyone who reads orders may read stock; changing it is checked per action (ADJUST_STOCK).
     Screen("inventory", "Inventory", "pages/inventory.py", Permission.VIEW_ORDERS, ":material/inventory_2:",
            section="Stock"),
@@ -59,7 +60,7 @@ LANDING: dict[Role, str] = {
     Role.MANAGER: "kpi",  # managers read the KPI pages (DESIGN.md section 1)
     Role.ADMIN: "queue",
     Role.SUPPORT: "lookup",
-    Role.CLERK: "lookup",
+    Role.CLERK: "returns",  # the returns clerk receives and grades returns (DESIGN.md section 1)
 }
 
 LOOKUP_PATH = "pages/lookup.py"

@@ -158,7 +158,7 @@ def test_each_role_lands_on_its_screen_and_only_its_screens_are_registered(role,
     at = signed_in(role)
     assert not at.exception
     landing = {"ops_lead": "Exceptions & holds", "manager": "KPI overview", "admin": "Order queue",
-               "support": "Order lookup", "clerk": "Order lookup"}[role]
+               "support": "Order lookup", "clerk": "Returns"}[role]
     assert [t.value for t in at.title] == [landing]
     assert plain(at.sidebar.markdown[0].value) == f"Signed in as **{DISPLAY_NAMES[role]}**"
     assert plain(at.sidebar.caption[0].value).startswith(f"{PASSWORDS[role][0]} · {Role(role).label} · times in UTC")
