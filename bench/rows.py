@@ -181,7 +181,9 @@ class OrderFactory:
             x = (seq * 7_654_321 + 1_234_567) % 10**14
             external_id = number = f"{111 + seq % 4}-{x // 10**7:07d}-{x % 10**7:07d}"
         age_days = (now - ts) / DAY
-        p_open = 0.95 if age_days < 3 else 0.6 if age_days < 10 else 0.25 if age_days < 30 else 0.009
+        # Most orders leave within days; a tail waits on stock, payment or a person (about 3 % open over 180 days).
+        p_open = 0.95 if age_days < 2 else 0.5 if age_days < 5 else 0.1 if age_days < 14 else 0.03 if age_days < 30 \
+            else 0.004
         created = min(ts + 30 + int(150 * r()), now)
         ship_at = deliver_at = cancelled_at = None
         if r() < p_open:

@@ -1,29 +1,31 @@
-"""The SLA page's history: on-time ship rate per day and fulfilment / delivery times, aggregated in SQL.
+"""The SLA page's history: on-time ship rate per day and fulfilment / delivery times.
 
-An order was shipped when its last parcel left (``max(shipments.shipped_at)`` of an order in
-Shipped or Delivered) and on time if that is at or before its ship-by (DESIGN.md section 4, SLA).
-The database groups by UTC hour - a few thousand rows at most for 90 days - and the hours
-are folded into the viewer's local days here, which keeps daylight-saving days exact on
-every backend. Times per parcel (placed -> shipped, shipped -> delivered) are ranked in SQL
-with window functions; only the p50 and p90 rows come back.
+An order was shipped when its last parcel left (Shipped or Delivered, the latest
+``shipments.shipped_at``) and on time if that is at or before its ship-by (DESIGN.md section 4,
+SLA); a location or carrier filter picks orders by that last parcel. Orders are counted per UTC
+hour and folded into the viewer's local days here, which keeps daylight-saving days exact.
+Times per parcel (placed -> shipped, shipped -> delivered) are counted per duration bucket and
+read off as nearest-rank percentiles. Both come from the worker's rollups where they are
+complete and from the source tables for the rest (``core.sla_rollup``); nothing here reads rows.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.enums import FULFILLED_STATUSES
-from core.models import Channel, Location, Order, Shipment
-from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, p50_p90_by_group
+from core.models import Channel, Location, Shipment
+from core.sla_rollup import METRICS, Slice, parcel_histograms, refreshed_at, shipped_by_hour
+from core.sqltime import local_bounds, local_day, percentile_edges
 
 DIMENSIONS = ("channel", "location", "carrier")
+NOT_RECORDED = "(not recorded)"
 
 
 @dataclass(frozen=True)
@@ -42,45 +44,18 @@ class HistoryFilter:
         return local_bounds(self.start, self.end, self.tz)
 
 
-def _parcel_conds(flt: HistoryFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if flt.channel_ids:
-        conds.append(Order.channel_id.in_(flt.channel_ids))
-    if flt.location_ids:
-        conds.append(Shipment.location_id.in_(flt.location_ids))
-    if flt.carriers:
-        conds.append(Shipment.carrier.in_(flt.carriers))
-    return conds
-
-
-def _shipped_orders(flt: HistoryFilter) -> Select:
-    """One row per shipped order with a parcel matching the filter: when it left (its last parcel) and its ship-by."""
+def _slice(flt: HistoryFilter) -> Slice:
     begin, end = flt.bounds
-    left = func.max(Shipment.shipped_at)
-    return (
-        select(Order.id.label("order_id"), Order.ship_by.label("ship_by"), left.label("shipped_at"))
-        .join(Shipment, Shipment.order_id == Order.id)
-        .where(Order.status.in_(FULFILLED_STATUSES), *_parcel_conds(flt),
-               # Only orders with a parcel in the range can have their last one in it (ix_shipments_shipped_at).
-               Order.id.in_(select(Shipment.order_id).where(Shipment.shipped_at >= begin, Shipment.shipped_at < end)))
-        .group_by(Order.id, Order.ship_by)
-        .having(and_(left >= begin, left < end))
-    )
+    return Slice(begin, end, flt.channel_ids, flt.location_ids, flt.carriers)
 
 
 def on_time_by_day(session: Session, flt: HistoryFilter) -> pd.DataFrame:
     """Per local day: orders shipped, of which on time, and the on-time rate in percent."""
-    shipped = _shipped_orders(flt).subquery()
-    hour = hour_bucket(session, shipped.c.shipped_at)
-    rows = session.execute(
-        select(hour, func.count(), func.sum(case((shipped.c.shipped_at <= shipped.c.ship_by, 1), else_=0)))
-        .group_by(hour)
-    ).all()
     days: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    for bucket, count, on_time in rows:
-        day = local_day(bucket, flt.tz)
-        days[day][0] += int(count)
-        days[day][1] += int(on_time or 0)
+    for hour, (n, late_free) in shipped_by_hour(session, _slice(flt), flt.tz).items():
+        day = local_day(hour, flt.tz)
+        days[day][0] += n
+        days[day][1] += late_free
     out = [(day, n, late_free, round(100 * late_free / n, 1) if n else None)
            for day, (n, late_free) in sorted(days.items())]
     return pd.DataFrame(out, columns=["day", "shipped", "on_time", "on_time_pct"])
@@ -88,39 +63,57 @@ def on_time_by_day(session: Session, flt: HistoryFilter) -> pd.DataFrame:
 
 def on_time_total(session: Session, flt: HistoryFilter) -> tuple[int, int]:
     """(orders shipped, of which on time) in the whole window."""
-    shipped = _shipped_orders(flt).subquery()
-    n, on_time = session.execute(
-        select(func.count(), func.sum(case((shipped.c.shipped_at <= shipped.c.ship_by, 1), else_=0)))).one()
-    return int(n or 0), int(on_time or 0)
+    hours = shipped_by_hour(session, _slice(flt), flt.tz).values()
+    return sum(n for n, _ in hours), sum(ok for _, ok in hours)
 
 
 def durations(session: Session, flt: HistoryFilter, dimension: str) -> pd.DataFrame:
-    """p50 and p90 of placed -> shipped and shipped -> delivered, in hours, per channel, location or carrier.
-
-    Per parcel shipped in the window. A percentile is the nearest-rank value (the smallest time
-    with at least that share of parcels at or under it), so it is one real parcel's time.
-    """
+    """p50 and p90 of placed -> shipped and shipped -> delivered, in hours, per channel, location or carrier."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"dimension is one of {DIMENSIONS}")
-    begin, end = flt.bounds
-    group = {"channel": Channel.code, "location": func.coalesce(Location.code, literal("(not recorded)")),
-             "carrier": Shipment.carrier}[dimension]
-    placed_to_shipped = hours_between(session, Order.placed_at, Shipment.shipped_at)
-    shipped_to_delivered = hours_between(session, Shipment.shipped_at, Shipment.delivered_at)
-    base = (
-        select(group.label("grp"), placed_to_shipped.label("to_ship"), shipped_to_delivered.label("to_deliver"))
-        .select_from(Shipment).join(Order, Order.id == Shipment.order_id)
-        .join(Channel, Channel.id == Order.channel_id).outerjoin(Location, Location.id == Shipment.location_id)
-        .where(Shipment.shipped_at >= begin, Shipment.shipped_at < end, *_parcel_conds(flt))
-    ).subquery()
-    result: dict[str, dict[str, Any]] = defaultdict(dict)
-    for metric in ("to_ship", "to_deliver"):
-        for grp, found in p50_p90_by_group(session, select(base.c.grp, base.c[metric].label("v"))).items():
-            result[grp].update({f"{metric}_{k}": v for k, v in found.items()})
-    columns = ["group", "parcels", "to_ship_p50", "to_ship_p90", "delivered", "to_deliver_p50", "to_deliver_p90"]
-    rows = [(grp, r.get("to_ship_n", 0), r.get("to_ship_p50"), r.get("to_ship_p90"), r.get("to_deliver_n", 0),
-             r.get("to_deliver_p50"), r.get("to_deliver_p90")) for grp, r in sorted(result.items())]
-    return pd.DataFrame(rows, columns=columns)
+    return all_durations(session, flt)[dimension]
+
+
+def all_durations(session: Session, flt: HistoryFilter) -> dict[str, pd.DataFrame]:
+    """``durations`` for every dimension, from one read of the parcels' duration buckets.
+
+    Per parcel shipped in the window. A percentile is the nearest-rank one read from the
+    buckets (``core.sqltime.duration_edge``): the upper edge of the bucket holding the parcel of
+    that rank, so "p90 26 h" means nine in ten took at most 26 h.
+    """
+    histograms = parcel_histograms(session, _slice(flt))
+    out = {}
+    for dimension in DIMENSIONS:
+        names = _names(session, dimension)
+        merged: dict[str, dict[str, Counter[int]]] = defaultdict(lambda: {m: Counter() for m in METRICS})
+        for (channel_id, location_id, carrier), hist in histograms.items():
+            key = {"channel": channel_id, "location": location_id, "carrier": carrier}[dimension]
+            group = carrier if dimension == "carrier" else names.get(key, NOT_RECORDED)
+            for metric in METRICS:
+                merged[group][metric].update(hist[metric])
+        rows = []
+        for group, hist in sorted(merged.items()):
+            row: list[Any] = [group]
+            for metric in METRICS:
+                n, found = percentile_edges(hist[metric])
+                row += [n, *(round(found[p] / 3600, 1) if p in found else None for p in (0.5, 0.9))]
+            rows.append(row)
+        out[dimension] = pd.DataFrame(rows, columns=["group", "parcels", "to_ship_p50", "to_ship_p90", "delivered",
+                                                     "to_deliver_p50", "to_deliver_p90"])
+    return out
+
+
+def rolled_up_at(session: Session) -> datetime | None:
+    """When the worker last brought the history's rollups up to date (None: not yet)."""
+    return refreshed_at(session)
+
+
+def _names(session: Session, dimension: str) -> dict[Any, str]:
+    if dimension == "channel":
+        return {i: code for i, code in session.execute(select(Channel.id, Channel.code))}
+    if dimension == "location":
+        return {i: code for i, code in session.execute(select(Location.id, Location.code))}
+    return {}
 
 
 def filter_choices(session: Session) -> tuple[list[tuple[int, str]], list[str]]:

@@ -150,6 +150,19 @@ def cmd_order_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reports_rebuild(args: argparse.Namespace) -> int:
+    from core.db import new_session
+    from core.sla_rollup import rebuild
+
+    _upgrade()
+    with new_session() as session:
+        report = rebuild(session, progress=lambda done, total: print(
+            f"\rrollups: {done:,} of {total:,} days", end="", file=sys.stderr, flush=True))
+    print(f"\nSLA history rollups rebuilt from {report.start:%Y-%m-%d}: {report.hour_rows:,} hour rows, "
+          f"{report.day_rows:,} day rows; complete to {report.hours_to:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from jobs.demo import run_demo
 
@@ -188,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--malformed-rate", type=float, default=0.0)
 
     add("worker", cmd_worker, "run the scheduler: polls every enabled channel")
+    rep = add("reports", lambda a: 2, "report rollups").add_subparsers(dest="reports_command", required=True)
+    add("rebuild", cmd_reports_rebuild, "recompute the SLA history's rollups from the first parcel (the worker "
+        "refreshes the last three weeks every 5 minutes and rebuilds daily)", rep)
     poll = add("poll", cmd_poll, "poll one channel")
     poll.add_argument("channel")
     poll.add_argument("--once", action="store_true", required=True, help="one poll cycle, then exit")

@@ -45,6 +45,7 @@ SWEEPS: tuple[tuple[str, Callable[[], int], int], ...] = (
     ("retry_backorders", retry_backorders, 30),
     ("check_integrity", check_integrity, 600),
     ("sla_sweep", sla.sweep, 60),
+    ("sla_rollups", sla.refresh_rollups, 300),  # the SLA page's history; a whole rebuild once a day
 )
 
 

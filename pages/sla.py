@@ -13,9 +13,10 @@ from core.settings import sla_window
 from core.sla_history import (
     DIMENSIONS,
     HistoryFilter,
-    durations,
+    all_durations,
     filter_choices,
     on_time_by_day,
+    rolled_up_at,
 )
 from core.sla_report import SlaFilter, backlog_by_age, due_next, sla_counts
 from ui import auth, format, nav
@@ -94,9 +95,13 @@ history = HistoryFilter(start=span[0], end=span[1], tz=tz, channel_ids=tuple(pic
 with session_scope() as db:
     days = on_time_by_day(db, history)
     shipped_total, on_time_count = int(days["shipped"].sum()), int(days["on_time"].sum())  # one query, not two
-    times = {dimension: durations(db, history, dimension) for dimension in DIMENSIONS}
+    times = all_durations(db, history)
+    rolled = rolled_up_at(db)
 
 rate = f"{100 * on_time_count / shipped_total:.1f} %" if shipped_total else "-"
+st.caption("Past days come from the worker's rollups, refreshed every 5 minutes"
+           + (f" (last at {format.local_time(rolled, tz, with_zone=True)})" if rolled else " (not built yet)")
+           + "; parcels shipped since are counted directly.")
 a, b = st.columns(2)
 a.metric("On-time ship rate", rate, help="Orders whose last parcel left at or before their ship-by.")
 b.metric("Orders shipped", f"{shipped_total:,}")
@@ -113,7 +118,9 @@ else:
 
 st.subheader("Fulfilment and delivery times")
 st.caption("Per parcel shipped in the range, in hours: placed to shipped, and shipped to delivered (where the "
-           "carrier reported a delivery). p50: half the parcels were at or under it; p90: nine in ten.")
+           "carrier reported a delivery). p50: half the parcels took at most that long; p90: nine in ten. "
+           "Times are counted in steps of 0.1 h up to 2 h, 0.5 h up to 12 h, 1 h up to 2 days, 4 h up to a week, "
+           "then 12 h, and a percentile is the top of its step.")
 for tab, dimension in zip(st.tabs(["By channel", "By location", "By carrier"]), DIMENSIONS, strict=True):
     with tab:
         frame = format.durations_table(times[dimension], dimension)

@@ -6,6 +6,7 @@ from core.models.channels import Channel, ConnectorRun, DeadLetter, SyncCursor
 from core.models.fulfilment import Hold, Shipment, ShipmentLine, TrackingEvent
 from core.models.inventory import Allocation, InventoryLevel, InventoryMovement, Location
 from core.models.orders import Order, OrderLine
+from core.models.reports import ParcelDurationDay, RollupMark, ShippedHour
 from core.models.returns import Return, ReturnLine
 
 __all__ = [
@@ -21,10 +22,13 @@ __all__ = [
     "Location",
     "Order",
     "OrderLine",
+    "ParcelDurationDay",
     "Return",
     "ReturnLine",
+    "RollupMark",
     "Setting",
     "Shipment",
+    "ShippedHour",
     "ShipmentLine",
     "SyncCursor",
     "TrackingEvent",
