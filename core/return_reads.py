@@ -155,3 +155,11 @@ def return_detail(session: Session, return_id: int) -> tuple[dict[str, Any], pd.
         .join(OrderLine, OrderLine.id == ReturnLine.order_line_id).where(ReturnLine.return_id == return_id)
         .order_by(ReturnLine.id)).all()
     return head, pd.DataFrame.from_records([tuple(r) for r in lines], columns=LINE_COLUMNS)
+
+
+def shipped_without_returns(session: Session, *, every: int, limit: int) -> list[int]:
+    """Orders with shipped units and no RMA yet, every ``every``-th by id, oldest first (the demo's returns)."""
+    has_rma = select(Return.id).where(Return.order_id == Order.id).exists()
+    shipped = select(OrderLine.id).where(OrderLine.order_id == Order.id, OrderLine.qty_shipped > 0).exists()
+    return list(session.scalars(select(Order.id).where(shipped, ~has_rma, Order.id % every == 0)
+                                .order_by(Order.id).limit(limit)))

@@ -51,6 +51,7 @@ def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False)
     env = dict(os.environ)
     env.setdefault("OPSDESK_DATABASE_URL", f"sqlite:///{db_path}")
     env.setdefault(SANDBOX_TOKEN_ENV, "sandbox-token")
+    env.setdefault("OPSDESK_DEMO_RETURNS", "1")  # the worker opens RMAs on some shipped orders for the clerk
     os.environ.update({k: env[k] for k in ("OPSDESK_DATABASE_URL", SANDBOX_TOKEN_ENV)})
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
 

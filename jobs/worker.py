@@ -13,7 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from core.channels import enabled_channels
 from core.connector_health import poll_requests
 from core.db import database_url, new_session
-from jobs import sla
+from jobs import demo_returns, sla
 from jobs.allocate import allocate_ready_orders, check_integrity, retry_backorders
 from jobs.leader import Leadership
 from jobs.poll import poll_channel
@@ -92,7 +92,8 @@ def run_worker() -> None:
     sync_jobs(scheduler)
     scheduler.add_job(sync_jobs, "interval", seconds=RESCAN_S, id="sync_jobs", args=[scheduler])
     now = datetime.now(UTC)
-    for job_id, fn, every in SWEEPS:
+    sweeps = (*SWEEPS, ("demo_returns", demo_returns.open_demo_returns, 45)) if demo_returns.enabled() else SWEEPS
+    for job_id, fn, every in sweeps:
         scheduler.add_job(_sweep, "interval", seconds=every, id=job_id, args=[job_id, fn], next_run_time=now)
 
     def _watch_stop() -> None:
