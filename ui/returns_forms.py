@@ -156,6 +156,8 @@ def _decisions(actor: Actor, rid: int, lines: pd.DataFrame, sku: dict[int, str])
     pending = returns_view.pending_refunds(lines)
     if pending:
         st.info(f"Refund to decide for {', '.join(sku[i] for i in pending)} (grade C or D).")
+    if not (actor.can(Permission.DECIDE_REFUND) or actor.can(Permission.OVERRIDE_DISPOSITION)):
+        return  # the clerk and the manager read the decisions in the table above
     refund, override = st.columns(2)
     with refund.form(f"ret_refund:{rid}", enter_to_submit=False):
         st.markdown("**Refund decision**")
