@@ -98,6 +98,7 @@ def send_with_retry(
     sleep: Callable[[float], None] = time.sleep,
     backoff_s: float = 0.5,
     idempotent: bool | None = None,
+    rate_limit_wait: Callable[[httpx.Response], float | None] | None = None,
 ) -> httpx.Response:
     """Send one request, retrying what is worth retrying, and return the 2xx response.
 
@@ -110,6 +111,8 @@ def send_with_retry(
     - The total sleep per call never exceeds ``max_wait_s``: when the server asks for a
       longer wait than the budget left, we stop and raise ``RateLimited`` with
       ``retry_after`` so the caller (a scheduled job) can come back later instead.
+    - ``rate_limit_wait`` reads how long to wait from a 429 that has no Retry-After (Amazon
+      sends its current rate in ``x-amzn-RateLimit-Limit`` instead).
     """
     method = method.upper()
     if idempotent is None:
@@ -118,7 +121,7 @@ def send_with_retry(
     attempt = 0
     while True:
         attempt += 1
-        outcome, wait = _attempt(client, method, url, params, json, idempotent, attempt, backoff_s)
+        outcome, wait = _attempt(client, method, url, params, json, idempotent, attempt, backoff_s, rate_limit_wait)
         if isinstance(outcome, httpx.Response):
             return outcome
         budget = max_wait_s - waited
@@ -143,6 +146,7 @@ def _attempt(
     idempotent: bool,
     attempt: int,
     backoff_s: float,
+    rate_limit_wait: Callable[[httpx.Response], float | None] | None = None,
 ) -> tuple[httpx.Response | ConnectorError, float | None]:
     """One try: the response if usable, else the error and how long to wait (None: do not retry)."""
     backoff = _backoff(attempt, backoff_s)
@@ -173,6 +177,8 @@ def _attempt(
         return AuthError(msg, **kw), None
     if status == 429:
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        if retry_after is None and rate_limit_wait is not None:
+            retry_after = rate_limit_wait(resp)
         if retry_after is None:
             return RateLimited(f"{where} is rate limited (429)", **kw), backoff
         msg = f"{where} is rate limited (429), retry after {retry_after:g}s"

@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
-from connectors import shopify, woocommerce
+from connectors import amazon, shopify, woocommerce
 from connectors.schemas import ChannelOrder, Page, Rejection
 from core.enums import ChannelKind
 
 CHANNELS: dict[ChannelKind, ModuleType] = {
     ChannelKind.SHOPIFY: shopify,
     ChannelKind.WOOCOMMERCE: woocommerce,
+    ChannelKind.AMAZON: amazon,
 }
 
 PARSERS: dict[ChannelKind, Callable[[Any], ChannelOrder | Rejection]] = {
