@@ -1,6 +1,6 @@
 """``python -m bench --orders N --out FILE.json [--db PATH] [--reuse] [--scale-from 10000]``
 
-Generates (or reuses) a SQLite database of N orders under bench/out/, then times the queue,
+Generates (or reuses) a SQLite database of N orders over 180 days under bench/out/, then times the queue,
 the lookups, ingest and the queue page under AppTest, each beside its baseline; prints a
 table and writes the JSON report.
 """
@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.app_page import measure_queue_page
-from bench.generate import BENCH_PASSWORD, BENCH_USER, remove_database
+from bench.generate import BENCH_PASSWORD, BENCH_USER, DAYS, remove_database
 from bench.ingest_bench import measure_ingest
 from bench.measure import Measure, peak_rss_mb, table
 from bench.naive import measure_in_subprocess
 from bench.ops import measure_allocation, measure_ops_pages
 from bench.reads import measure_reads, queue_only
+from bench.sla import measure_sla_history
+from bench.sla import scaling as sla_scaling
 from core.db import engine_for
 from core.migrate import upgrade
 
@@ -44,10 +46,11 @@ def ensure_database(path: Path, orders: int, *, reuse: bool, seed: int) -> dict[
     if reuse and path.exists():
         with sqlite3.connect(path) as conn:
             have = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
-        if have == orders:
+            span = conn.execute("SELECT julianday(max(placed_at)) - julianday(min(placed_at)) FROM orders").fetchone()[0]
+        if have == orders and span and abs(span - DAYS) < 2:
             log(f"reusing {path} ({have:,} orders)")
             return {"reused": True, "orders": have}
-        log(f"{path} holds {have:,} orders, not {orders:,}: generating it again")
+        log(f"{path} holds {have:,} orders over {span or 0:.0f} days, not {orders:,} over {DAYS}: generating it again")
     remove_database(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     log(f"generating {orders:,} orders into {path}")
@@ -121,6 +124,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                            reps=args.reps, analyze=args.analyze))
     log(f"hold queue and inventory grid x{args.reps}")
     measures.extend(measure_ops_pages(engine, str(db), args.reps))
+    log(f"SLA history x{args.reps}, beside bare SQL and naive pandas")
+    sla_measures, sla_sample = measure_sla_history(engine, str(db), args.reps, naive_reps=3)
+    measures.extend(sla_measures)
+    if args.sla_scale_from:
+        path = OUT / f"bench_{args.sla_scale_from}.db"
+        ensure_database(path, args.sla_scale_from, reuse=args.reuse, seed=args.seed)
+        upgrade(f"sqlite:///{path}")
+        planner_statistics(path, args.analyze)
+        small = engine_for(f"sqlite:///{path}")
+        measures.append(sla_scaling(sla_sample, args.orders, small, str(path), args.sla_scale_from, args.reps))
+        small.dispose()
     # The worker's paths before AppTest loads Streamlit and a UI session into this process: the
     # worker process holds neither, and their objects would make every garbage collection slower.
     log(f"ingest: {args.ingest_pages} pages of 250")
@@ -167,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, help="SQLite file (default bench/out/bench_<N>.db)")
     parser.add_argument("--reuse", action="store_true", help="reuse an existing database of N orders")
     parser.add_argument("--scale-from", type=int, help="also time the queue at this many orders")
+    parser.add_argument("--sla-scale-from", type=int, default=100_000,
+                        help="also time the SLA history at this many orders (0: skip)")
     parser.add_argument("--reps", type=int, default=20, help="timed repetitions per measure (after a warm-up)")
     parser.add_argument("--naive-reps", type=int, help="repetitions of the naive pandas queue")
     parser.add_argument("--ingest-pages", type=int, default=20, help="timed pages of 250 orders")
@@ -187,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     gen = report["generate"]
     if not gen.get("reused"):
         print(f"\ngenerator: {gen['rows']:,} rows in {gen['seconds']:.1f} s = {gen['rows_per_s']:,} rows/s "
-              f"({gen['orders_per_s']:,} orders/s, indexes {gen['index_seconds']:.1f} s)")
+              f"({gen['orders_per_s']:,} orders/s, indexes {gen['index_seconds']:.1f} s, "
+              f"SLA rollups {gen.get('rollup_seconds', 0):.1f} s)")
     plans = failing_plans(report)
     if plans:
         print("\nquery plans of the measures that missed their target:" + plans)

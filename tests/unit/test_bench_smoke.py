@@ -26,6 +26,7 @@ MEASURES = {
     "lookup by phone fragment", "lookup by last name only", "queue page under AppTest",
     "ingest (apply_page, pages of 250)", "peak RSS of this process", "hold queue first page",
     "inventory grid first page", "allocation (worker job, one worker)",
+    "SLA history, 90 days, vs naive pandas", "SLA history, 90 days, vs bare SQL on the source tables",
 }
 
 
@@ -137,7 +138,7 @@ def test_harness_reports_every_measure(bench_db: Path, tmp_path: Path) -> None:
     allocated_before = _one(sqlite3.connect(bench_db), "SELECT sum(qty_allocated) FROM order_lines")
     statuses_before = sqlite3.connect(bench_db).execute("SELECT status, count(*) FROM orders GROUP BY 1").fetchall()
     bench_main(["--orders", str(ORDERS), "--db", str(bench_db), "--reuse", "--out", str(out), "--reps", "3",
-                "--naive-reps", "1", "--ingest-pages", "2", "--app-runs", "1"])
+                "--naive-reps", "1", "--ingest-pages", "2", "--app-runs", "1", "--sla-scale-from", "0"])
     report = json.loads(out.read_text())
     assert report["orders"] == ORDERS and report["peak_rss_mb"] > 0
     by_name = {m["name"]: m for m in report["measures"]}
@@ -147,6 +148,7 @@ def test_harness_reports_every_measure(bench_db: Path, tmp_path: Path) -> None:
         assert m["app_ms"] is not None and m["app_ms"] > 0, m
         assert m["baseline_ms"] is None or m["baseline_ms"] > 0, m
         assert "APP AND SQL DISAGREE" not in m["note"] and "NOTHING FOUND" not in m["note"], m
+        assert "DISAGREE" not in m["note"], m
     assert "ready" in by_name["allocation (worker job, one worker)"]["note"] or by_name[
         "allocation (worker job, one worker)"]["app_ms"] > 0
     # the ingest and allocation measures clean up after themselves: the database is as generated
@@ -156,3 +158,18 @@ def test_harness_reports_every_measure(bench_db: Path, tmp_path: Path) -> None:
     assert _one(conn, "SELECT count(*) FROM inventory_levels WHERE reserved <> 0") == 0
     assert _one(conn, "SELECT sum(qty_allocated) FROM order_lines") == allocated_before
     assert conn.execute("SELECT status, count(*) FROM orders GROUP BY 1").fetchall() == statuses_before
+
+
+def test_sla_history_measures_agree_and_scale(bench_db: Path) -> None:
+    """The app, the bare SQL and the naive pandas way find the same shipped orders in the 90-day window."""
+    from bench.sla import app_history, bare_history, measure_sla_history, scaling, window
+
+    engine = engine_for(f"sqlite:///{bench_db}")
+    flt = window(str(bench_db))
+    found = app_history(engine, flt)
+    assert found[0] > 100 and 0 < found[1] <= found[0]
+    assert bare_history(sqlite3.connect(bench_db), flt) == found
+    measures, sample = measure_sla_history(engine, str(bench_db), reps=2, naive_reps=1)
+    assert "DISAGREE" not in measures[0].note and measures[0].baseline_ms > 0
+    same = scaling(sample, ORDERS, engine, str(bench_db), ORDERS, reps=2)
+    assert same.ratio is not None and same.baseline_ms > 0
