@@ -14,11 +14,11 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.connector_health import channel_health
-from core.enums import FULFILLED_STATUSES, HoldCode, OrderStatus
+from core.enums import FULFILLED_STATUSES, Grade, HoldCode, OrderStatus
 from core.models import Channel, Hold, Order, Return, ReturnLine
 from core.sqltime import hour_bucket, hours_between, local_bounds, local_day, p50_p90_by_group
 
@@ -87,7 +87,8 @@ def exceptions(session: Session, flt: KpiFilter) -> pd.DataFrame:
 
 
 def returns(session: Session, flt: KpiFilter) -> dict[str, Any]:
-    """RMAs opened in the range against orders placed in it, the return rate (%), and units per reason."""
+    """RMAs against orders placed in the range: the return rate (%), units per reason, the grade mix of the
+    units received, and dock-to-stock hours (received to restocked, p50 / p90)."""
     placed = select(Order.id).where(*flt.placed())
     shipped = session.scalar(select(func.count()).where(*flt.placed(), Order.status.in_(FULFILLED_STATUSES))) or 0
     rmas = session.scalar(select(func.count(func.distinct(Return.order_id))).where(Return.order_id.in_(placed))) or 0
@@ -96,9 +97,21 @@ def returns(session: Session, flt: KpiFilter) -> dict[str, Any]:
         .where(Return.order_id.in_(placed)).group_by(ReturnLine.reason)
         .order_by(func.sum(ReturnLine.qty_authorised).desc(), ReturnLine.reason)
     ).all()
+    grades = session.execute(
+        select(ReturnLine.grade, func.sum(ReturnLine.qty_received)).join(Return, Return.id == ReturnLine.return_id)
+        .where(Return.order_id.in_(placed), ReturnLine.grade.is_not(None)).group_by(ReturnLine.grade)
+    ).all()
+    # Dock to stock: from the parcel's receipt to its units back on the shelf, restocked lines only.
+    took = hours_between(session, Return.received_at, ReturnLine.restocked_at)
+    dock = p50_p90_by_group(session, select(literal("all").label("grp"), took.label("v"))
+                            .join(Return, Return.id == ReturnLine.return_id)
+                            .where(Return.order_id.in_(placed), ReturnLine.restocked_at.is_not(None))).get("all", {})
     return {"orders_shipped": int(shipped), "orders_returned": int(rmas),
             "rate_pct": round(100 * rmas / shipped, 1) if shipped else None,
-            "reasons": pd.DataFrame([(r.label, int(n)) for r, n in reasons], columns=["reason", "units"])}
+            "reasons": pd.DataFrame([(r.label, int(n)) for r, n in reasons], columns=["reason", "units"]),
+            "grades": pd.DataFrame(sorted(((Grade(g).label, int(n or 0)) for g, n in grades)),
+                                   columns=["grade", "units"]),
+            "dock_to_stock_hours": {"n": dock.get("n", 0), "p50": dock.get("p50"), "p90": dock.get("p90")}}
 
 
 def connector_lag(session: Session, *, now: datetime) -> pd.DataFrame:

@@ -84,6 +84,14 @@ else:
     table = reasons.rename(columns={"reason": "Reason", "units": "Units"})
     st.plotly_chart(px.bar(table, x="Reason", y="Units"), theme="streamlit", width="stretch")
     download(table, "return-reasons")
+    dock, grades = returned["dock_to_stock_hours"], returned["grades"]
+    left, right = st.columns(2)
+    left.metric("Dock to stock p50", "-" if dock["p50"] is None else f"{dock['p50']:.1f} h",
+                help=f"Hours from receiving a return to its units back in stock ({dock['n']:,} restocked lines).")
+    right.metric("Dock to stock p90", "-" if dock["p90"] is None else f"{dock['p90']:.1f} h")
+    if not grades.empty:
+        st.caption("Grade mix of the units received")
+        st.dataframe(grades.rename(columns={"grade": "Grade", "units": "Units"}), hide_index=True)
 
 st.subheader("Connector lag")
 table = lag.assign(last_success=[format.local_time(v, tz) if v is not None else "never" for v in lag["last_success"]])

@@ -293,3 +293,19 @@ def test_the_order_timeline_tells_every_step(db, shipped):
             in story)
     assert f"Return RMA-1004-1: refund for {SKU} set to 5.00." in story
     assert story[-1] == "Return RMA-1004-1 closed: refunds total 5.00 (recorded, not paid by OpsDesk)."
+
+
+def test_the_kpi_reads_the_grade_mix_and_dock_to_stock_time(db, shipped):
+    from datetime import date
+
+    from core.kpi import KpiFilter, returns
+
+    rma, rl = received(db, shipped, qty=1, authorised=1)
+    inspect_return(db, rma.id, version=rma.version, verdicts=[LineInspection(rl, Grade.A)], actor=CLERK)
+    rma2, rl2 = received(db, shipped, qty=1, authorised=1, reason=ReturnReason.DAMAGED)
+    inspect_return(db, rma2.id, version=rma2.version, verdicts=[LineInspection(rl2, Grade.C)], actor=CLERK)
+    figures = returns(db, KpiFilter(start=date(2026, 11, 16), end=date(2026, 11, 16)))
+    assert figures["orders_returned"] == 1
+    assert figures["grades"].values.tolist() == [["A - resellable", 1], ["C - damaged", 1]]
+    dock = figures["dock_to_stock_hours"]
+    assert dock["n"] == 1 and 0 <= dock["p50"] < 0.1  # received and restocked moments apart; the C line stays out
