@@ -163,3 +163,9 @@ def shipped_without_returns(session: Session, *, every: int, limit: int) -> list
     shipped = select(OrderLine.id).where(OrderLine.order_id == Order.id, OrderLine.qty_shipped > 0).exists()
     return list(session.scalars(select(Order.id).where(shipped, ~has_rma, Order.id % every == 0)
                                 .order_by(Order.id).limit(limit)))
+
+
+def order_returns(session: Session, order_id: int) -> pd.DataFrame:
+    """An order's RMAs for its page: number, status, receiving location, units authorised and received."""
+    stmt = _queue_select(ReturnFilter(), datetime.max).where(Return.order_id == order_id).order_by(Return.created_at)
+    return pd.DataFrame.from_records([tuple(r) for r in session.execute(stmt)], columns=QUEUE_COLUMNS)

@@ -12,7 +12,8 @@ from core.enums import FinancialStatus, OrderStatus, Permission, ShipmentStatus
 from core.errors import DomainError
 from core.order_detail import OrderDetail, order_detail, resolve_order
 from core.queries import find_orders
-from ui import auth, format
+from core.return_reads import order_returns
+from ui import auth, format, returns_view
 from ui.db import session_scope
 from ui.format import md_escape
 
@@ -77,6 +78,7 @@ def show_order(detail: OrderDetail, allocations: pd.DataFrame, plan: dict | None
         )
     else:
         st.caption("Nothing shipped yet.")
+    show_returns(o["id"])
 
     st.markdown("**Timeline**")
     st.markdown("\n".join(
@@ -84,6 +86,20 @@ def show_order(detail: OrderDetail, allocations: pd.DataFrame, plan: dict | None
         for e in detail.events
     ) or "_No events yet._")
     st.caption(f"Times in {format.zone_label(tz)}, oldest first.")
+
+
+def show_returns(order_id: int) -> None:
+    """The order's RMAs (their story is on the timeline below) and the way to the Returns page."""
+    st.markdown("**Returns**")
+    with session_scope() as db:
+        rmas = order_returns(db, order_id)
+    if rmas.empty:
+        st.caption("No returns.")
+    else:
+        st.dataframe(returns_view.queue_table(rmas, tz, datetime.now(UTC)).drop(columns=["Order"]), hide_index=True)
+    label = "Open a return" if actor.can(Permission.AUTHORISE_RETURN) else "Returns page"
+    st.page_link("pages/returns.py", label=label, icon=":material/assignment_return:",
+                 query_params={"order": str(order_id)})
 
 
 def show_allocation(allocations: pd.DataFrame, plan: dict | None) -> None:

@@ -155,3 +155,41 @@ def test_filters_narrow_the_queue_by_status(monkeypatch, returns_shop):
     at.multiselect[0].set_value([ReturnStatus.REQUESTED])
     run(at)
     assert at.dataframe[0].value["RMA"].tolist() == ["RMA-1004-1"]
+
+
+def test_the_ops_lead_decides_the_refund_of_a_damaged_unit_and_the_order_page_shows_the_rma(monkeypatch,
+                                                                                            returns_shop):
+    at = open_as(monkeypatch, returns_shop, "clerk")
+    at.text_input(key="ret_found").set_value("RMA-1004-1")
+    run(at)
+    button(at, "Receive").click()
+    run(at)
+    field(at, f"Grade {SKU}").set_value(Grade.C)
+    button(at, "Save inspection").click()
+    run(at)
+    assert "RMA-1004-1 inspected: inspected." in said(at)
+    assert not [b for b in at.button if b.label == "Record refund"]  # the clerk does not decide refunds
+
+    ops = open_as(monkeypatch, returns_shop, "ops_lead")
+    ops.text_input(key="ret_found").set_value("RMA-1004-1")
+    run(ops)
+    assert f"Refund to decide for {SKU} (grade C or D)." in said(ops)
+    field(ops, "Refund amount").set_value(30.0)
+    field(ops, "Why").set_value("scratched, customer keeps goodwill")
+    button(ops, "Record refund").click()
+    run(ops)
+    assert "Refund recorded: 30.00" in said(ops)
+    assert any(s.value == "RMA-1004-1 - Closed" for s in ops.subheader)
+    assert ops.dataframe[1].value[["Refund decided", "Decided by"]].values.tolist() == [["30.00 USD", "ops"]]
+
+    ops.switch_page("pages/lookup.py")
+    ops.query_params["order"] = str(resolve_order_id(returns_shop.url))
+    run(ops)
+    rmas = next(d.value for d in ops.dataframe if "RMA" in d.value.columns)
+    assert rmas[["RMA", "Status", "Units"]].values.tolist() == [["RMA-1004-1", "Closed", 2]]
+    assert any("refund for TEE-BLK-M set to 30.00" in plain(m.value) for m in ops.markdown)
+
+
+def resolve_order_id(url: str) -> int:
+    with new_session(engine_for(url)) as session:
+        return resolve_order(session, ORDER)
