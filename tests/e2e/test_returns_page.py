@@ -193,3 +193,25 @@ def test_the_ops_lead_decides_the_refund_of_a_damaged_unit_and_the_order_page_sh
 def resolve_order_id(url: str) -> int:
     with new_session(engine_for(url)) as session:
         return resolve_order(session, ORDER)
+
+
+def test_support_records_the_return_parcel_and_the_admin_changes_the_returns_settings(monkeypatch, returns_shop):
+    at = open_as(monkeypatch, returns_shop, "support")
+    at.text_input(key="ret_found").set_value("RMA-1004-1")
+    run(at)
+    field(at, "Return tracking number").set_value("RET-123")
+    button(at, "Mark in transit").click()
+    run(at)
+    assert "Marked in transit." in said(at) and any(s.value == "RMA-1004-1 - In transit" for s in at.subheader)
+
+    admin = open_as(monkeypatch, returns_shop, "admin")
+    admin.number_input(key="ret_set_fee").set_value(20.0)
+    admin.multiselect(key="ret_set_reasons").set_value([ReturnReason.DAMAGED, ReturnReason.CHANGED_MIND])
+    button(admin, "Save settings").click()
+    run(admin)
+    assert "Returns settings saved." in said(admin)
+    with new_session(engine_for(returns_shop.url)) as session:
+        from core.returns import return_settings
+
+        saved = return_settings(session)
+    assert (saved.restocking_fee_pct, saved.reasons) == (20, (ReturnReason.DAMAGED, ReturnReason.CHANGED_MIND))
