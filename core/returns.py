@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -157,7 +157,10 @@ def receive_return(
         missing = {}
         for line, order_line in lines:
             line.qty_received = counts[line.id]
-            order_line.qty_returned += counts[line.id]
+            # An increment in SQL: two RMAs of one order received at once must both count.
+            session.execute(update(OrderLine).where(OrderLine.id == order_line.id)
+                            .values(qty_returned=OrderLine.qty_returned + counts[line.id])
+                            .execution_options(synchronize_session=False))
             if counts[line.id] < line.qty_authorised:
                 missing[order_line.sku] = line.qty_authorised - counts[line.id]
         rma.status, rma.received_at = ReturnStatus.RECEIVED, utcnow()
