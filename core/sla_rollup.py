@@ -38,7 +38,6 @@ REBUILT = "rebuilt"  # when everything was last recomputed
 REBUILD_EVERY = timedelta(days=1)
 METRICS = ("to_ship", "to_deliver")
 RECENT = timedelta(days=21)  # deliveries and late status changes land within this; older days wait for rebuild
-CHUNK = timedelta(days=7)  # one write transaction each: short enough not to hold up ingest
 
 Combo = tuple[int, int | None, str]  # (channel id, location id, carrier)
 Progress = Callable[[int, int], None]  # (days done, days in all)
@@ -66,17 +65,17 @@ class Slice:
         return out
 
 
+HOUR, DAY, WEEK = timedelta(hours=1), timedelta(days=1), timedelta(days=7)
+_MONDAY = datetime(1970, 1, 5, tzinfo=UTC)  # hours and days line up with it too; weeks start on it
+
+
 def _floor(at: datetime, unit: timedelta) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return epoch + ((at - epoch) // unit) * unit
+    return _MONDAY + ((at - _MONDAY) // unit) * unit
 
 
 def _ceil(at: datetime, unit: timedelta) -> datetime:
     down = _floor(at, unit)
     return down if down == at else down + unit
-
-
-HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 
 
 # ---- the source tables, grouped the way the rollups are ---------------------------------------------------
@@ -109,19 +108,27 @@ def shipped_hours_source(session: Session, piece: Slice, *, by_combo: bool) -> S
 
 
 def parcel_days_source(session: Session, piece: Slice, *, by_day: bool) -> Select:
-    """Parcels that left in the slice, per (day,) combo and both duration buckets: (..., ship edge, deliver edge, n)."""
-    to_ship = duration_edge_sql(seconds_between(session, Order.placed_at, Shipment.shipped_at))
-    to_deliver = case((Shipment.delivered_at.is_(None), None),
-                      else_=duration_edge_sql(seconds_between(session, Shipment.shipped_at, Shipment.delivered_at)))
-    keys = ([utc_trunc(session, Shipment.shipped_at, "day")] if by_day else []) + [
-        Order.channel_id, Shipment.location_id, Shipment.carrier, to_ship, to_deliver]
-    return (
-        select(*keys, func.count())
+    """Parcels that left in the slice, per (day,) combo and both duration buckets: (..., ship edge, deliver edge, n).
+
+    The exact times are grouped first and bucketed after: the bucket expression names the time
+    a dozen times, and SQLite would otherwise parse every timestamp that often.
+    """
+    day = [utc_trunc(session, Shipment.shipped_at, "day").label("day")] if by_day else []
+    exact = (
+        select(*day, Order.channel_id.label("channel_id"), Shipment.location_id.label("location_id"),
+               Shipment.carrier.label("carrier"),
+               seconds_between(session, Order.placed_at, Shipment.shipped_at).label("to_ship"),
+               seconds_between(session, Shipment.shipped_at, Shipment.delivered_at).label("to_deliver"),
+               func.count().label("n"))
         .select_from(Shipment).join(Order, Order.id == Shipment.order_id)
         .where(Shipment.shipped_at >= piece.begin, Shipment.shipped_at < piece.end,
                *piece.conds(Order.channel_id, Shipment.location_id, Shipment.carrier))
-        .group_by(*keys)
-    )
+        .group_by(*day, Order.channel_id, Shipment.location_id, Shipment.carrier, "to_ship", "to_deliver")
+    ).subquery()
+    to_deliver = case((exact.c.to_deliver.is_(None), None), else_=duration_edge_sql(exact.c.to_deliver))
+    keys = ([exact.c.day] if by_day else []) + [exact.c.channel_id, exact.c.location_id, exact.c.carrier,
+                                                 duration_edge_sql(exact.c.to_ship), to_deliver]
+    return select(*keys, func.sum(exact.c.n)).group_by(*keys)
 
 
 # ---- keeping the rollups --------------------------------------------------------------------------------
@@ -144,8 +151,9 @@ def refresh(session: Session, now: datetime | None = None, *, full: bool = False
             progress: Progress | None = None) -> RefreshReport:
     """Recompute the rollups from the last ``recent`` days (or from the first parcel when ``full``) up to now.
 
-    Rows of whole days are replaced a week at a time, each week in one write transaction, so a
-    reader sees every day either as it was or as it is now. The marks move in the last one.
+    Rows are replaced a week (Monday to Monday) at a time, each in one short write transaction,
+    so a reader sees every day either as it was or as it is now; a whole week also gets its
+    week rows. The marks move in the last transaction.
     """
     now = now or utcnow()
     hours_to, days_to = _floor(now, HOUR), _floor(now, DAY)
@@ -153,17 +161,19 @@ def refresh(session: Session, now: datetime | None = None, *, full: bool = False
     full = full or SHIPPED_HOURS not in known or PARCEL_DAYS not in known
     if full:
         first = session.scalar(select(func.min(Shipment.shipped_at)))
-        start = _floor(first, DAY) if first else days_to
+        start = _floor(first, WEEK) if first else days_to
     else:
-        start = _floor(min(known[SHIPPED_HOURS], known[PARCEL_DAYS], now - recent), DAY)
-    start = min(start, days_to)
+        start = _floor(min(known[SHIPPED_HOURS], known[PARCEL_DAYS], now - recent), WEEK)
+    start = min(start, _floor(days_to, WEEK))
     hour_rows = day_rows = 0
     total = max(1, (days_to - start) // DAY)
     at = start
     while at < days_to:
-        upto = min(at + CHUNK, days_to)
+        upto = min(at + WEEK, days_to)
         # Counted in a read transaction, written in a short write one: ingest is not held up meanwhile.
         hours, days = _hour_rows(session, at, upto), _day_rows(session, at, upto)
+        if upto - at == WEEK:
+            days += _week_rows(days, at)
         with writing(session):
             session.execute(delete(ShippedHour).where(ShippedHour.hour >= at, ShippedHour.hour < upto))
             session.execute(delete(ParcelDurationDay).where(ParcelDurationDay.day >= at, ParcelDurationDay.day < upto))
@@ -212,8 +222,17 @@ def _day_rows(session: Session, begin: datetime, end: datetime) -> list[dict[str
         counts[(at, "to_ship", c, loc, car, int(ship_edge))] += n
         if deliver_edge is not None:
             counts[(at, "to_deliver", c, loc, car, int(deliver_edge))] += n
-    return [{"day": at, "metric": m, "channel_id": c, "location_id": loc, "carrier": car, "edge_s": edge,
-             "parcels": n} for (at, m, c, loc, car, edge), n in counts.items()]
+    return [{"span_days": 1, "day": at, "metric": m, "channel_id": c, "location_id": loc, "carrier": car,
+             "edge_s": edge, "parcels": n} for (at, m, c, loc, car, edge), n in counts.items()]
+
+
+def _week_rows(days: list[dict[str, Any]], monday: datetime) -> list[dict[str, Any]]:
+    """The week's rows: its day rows summed per metric, combo and bucket."""
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for r in days:
+        counts[(r["metric"], r["channel_id"], r["location_id"], r["carrier"], r["edge_s"])] += r["parcels"]
+    return [{"span_days": 7, "day": monday, "metric": m, "channel_id": c, "location_id": loc, "carrier": car,
+             "edge_s": edge, "parcels": n} for (m, c, loc, car, edge), n in counts.items()]
 
 
 def _set_mark(session: Session, name: str, complete_to: datetime, now: datetime) -> None:
@@ -240,6 +259,15 @@ def _split(begin: datetime, end: datetime, unit: timedelta, mark: datetime | Non
         return None, [(begin, end)]
     rest = [(a, b) for a, b in ((begin, inner_begin), (inner_end, end)) if a < b]
     return (inner_begin, inner_end), rest
+
+
+def _week_and_day_ranges(days: tuple[datetime, datetime]) -> list[tuple[int, datetime, datetime]]:
+    """Whole days [d0, d1) as (span in days, from, to): the whole weeks inside, and the days either side."""
+    d0, d1 = days
+    w0, w1 = _ceil(d0, WEEK), _floor(d1, WEEK)
+    if w0 >= w1:
+        return [(1, d0, d1)]
+    return [(span, a, b) for span, a, b in ((7, w0, w1), (1, d0, w0), (1, w1, d1)) if a < b]
 
 
 def _whole_hour_zone(tz: str, begin: datetime, end: datetime) -> bool:
@@ -280,11 +308,12 @@ def parcel_histograms(session: Session, piece: Slice) -> dict[Combo, dict[str, C
     """{(channel, location, carrier): {metric: {bucket edge in seconds: parcels}}} for parcels that left in the slice."""
     inner, rest = _split(piece.begin, piece.end, DAY, marks(session).get(PARCEL_DAYS))
     out: dict[Combo, dict[str, Counter[int]]] = defaultdict(lambda: {m: Counter() for m in METRICS})
-    if inner:
-        r = ParcelDurationDay
+    r = ParcelDurationDay
+    for span, a, b in _week_and_day_ranges(inner) if inner else ():
         for metric, c, loc, car, edge, n in session.execute(
                 select(r.metric, r.channel_id, r.location_id, r.carrier, r.edge_s, func.sum(r.parcels))
-                .where(r.day >= inner[0], r.day < inner[1], *piece.conds(r.channel_id, r.location_id, r.carrier))
+                .where(r.span_days == span, r.day >= a, r.day < b,
+                       *piece.conds(r.channel_id, r.location_id, r.carrier))
                 .group_by(r.metric, r.channel_id, r.location_id, r.carrier, r.edge_s)):
             out[(c, loc, car)][metric][int(edge)] += int(n)
     for a, b in rest:

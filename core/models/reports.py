@@ -33,17 +33,21 @@ class ShippedHour(Base):
 
 
 class ParcelDurationDay(Base):
-    """Parcels shipped on ``day`` (UTC) whose placed -> shipped or shipped -> delivered time fell in one bucket.
+    """Parcels shipped in the ``span_days`` from ``day`` (UTC) whose placed -> shipped or shipped -> delivered time
+    fell in one bucket.
 
     ``edge_s`` is the bucket's upper edge in seconds (``core.sqltime.duration_edge``): the
-    parcels counted here took more than the previous edge and at most this one.
+    parcels counted here took more than the previous edge and at most this one. Rows of one
+    day (``span_days`` 1) and of whole weeks from Monday (7, their sum): a 90-day window reads
+    a dozen weeks and a few days, whatever the volume.
     """
 
     __tablename__ = "rollup_parcel_days"
-    __table_args__ = (Index("ix_rollup_parcel_days_cover", "day", "metric", "channel_id", "location_id", "carrier",
-                            "edge_s", "parcels"),)
+    __table_args__ = (Index("ix_rollup_parcel_days_cover", "span_days", "day", "metric", "channel_id", "location_id",
+                            "carrier", "edge_s", "parcels"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    span_days: Mapped[int]
     day: Mapped[datetime]
     metric: Mapped[str] = mapped_column(String(16))
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))

@@ -1,4 +1,4 @@
-"""The SLA history's rollups: shipped orders per hour, parcel durations per day, and how far each is complete.
+"""The SLA history's rollups: shipped orders per hour, parcel durations per day and week, how far each is complete.
 
 Revision ID: 0006
 Revises: 0005
@@ -37,6 +37,7 @@ def upgrade() -> None:
     op.create_table(
         'rollup_parcel_days',
         sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('span_days', sa.Integer(), nullable=False),
         sa.Column('day', sa.DateTime(timezone=True), nullable=False),
         sa.Column('metric', sa.String(length=16), nullable=False),
         sa.Column('channel_id', sa.Integer(), nullable=False),
@@ -51,7 +52,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_parcel_days')),
     )
     op.create_index('ix_rollup_parcel_days_cover', 'rollup_parcel_days',
-                    ['day', 'metric', 'channel_id', 'location_id', 'carrier', 'edge_s', 'parcels'], unique=False)
+                    ['span_days', 'day', 'metric', 'channel_id', 'location_id', 'carrier', 'edge_s', 'parcels'], unique=False)
     op.create_table(
         'rollup_marks',
         sa.Column('name', sa.String(length=40), nullable=False),
