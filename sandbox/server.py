@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox import FaultConfig, Faults, Reply, Request
+from sandbox.amazon_api import PREFIX as AMAZON_PREFIX
+from sandbox.amazon_api import AmazonApi
 from sandbox.shopify_api import PREFIX as SHOPIFY_PREFIX
 from sandbox.shopify_api import ShopifyApi
 from sandbox.woocommerce_api import PREFIX as WOO_PREFIX
@@ -167,12 +169,15 @@ def make_server(
     bucket_size: int = 40,
     leak_per_s: float = 2.0,
     woo_key: str = WOO_KEY,
+    amazon_rates: dict[str, tuple[float, int]] | None = None,
+    amazon_items_page_size: int = 100,
 ) -> SandboxServer:
     """Build a sandbox with every channel API mounted; ``port=0`` picks a free port (see ``.url``).
 
     Each channel API sells from its own simulated shop (its own order stream, seeded from
     ``seed``), with the same clock, rates and fault knobs. Credentials: Shopify and Amazon take
     ``token`` as the access token; WooCommerce takes ``woo_key`` and ``token`` as consumer key and secret.
+    ``amazon_rates`` overrides SP-API's quotas per operation (requests per second, burst).
     """
     faults = faults or FaultConfig()
 
@@ -186,4 +191,7 @@ def make_server(
     server.add_route(SHOPIFY_PREFIX, ShopifyApi(world, server.faults, token, bucket_size=bucket_size,
                                                 leak_per_s=leak_per_s))
     server.add_route(WOO_PREFIX, WooCommerceApi(woo, server.faults, woo_key, token))
+    server.worlds["amazon"] = amazon = shop(2)
+    server.add_route(AMAZON_PREFIX, AmazonApi(amazon, server.faults, token, rates=amazon_rates,
+                                              items_page_size=amazon_items_page_size))
     return server

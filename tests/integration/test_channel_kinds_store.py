@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from connectors.amazon import MARKETPLACE_CURRENCY
 from connectors.parsers import parser_for
 from connectors.schemas import ChannelOrder, Page
 from core.channels import add_channel, get_channel
@@ -20,6 +21,7 @@ from core.ingest import apply_page
 from core.models import DeadLetter, Order
 from jobs.poll import PollReport, poll_channel
 from sandbox import FaultConfig
+from sandbox import amazon_api as amazon
 from sandbox import woocommerce_api as woo
 from sandbox.server import WOO_KEY, SandboxServer
 from sandbox.world import OrderRow
@@ -34,6 +36,7 @@ class Kind:
     external_id: Callable[[OrderRow], str]
     secrets: dict[str, str]  # environment variable -> value, in the order the credential names them
     settings: dict[str, Any] = field(default_factory=dict)
+    sandbox: dict[str, Any] = field(default_factory=dict)  # options for make_server
 
     @property
     def token_env(self) -> str:
@@ -43,6 +46,9 @@ class Kind:
 KINDS = {
     "woocommerce": Kind(ChannelKind.WOOCOMMERCE, "woocommerce", woo.served, lambda r: str(woo.woo_id(r.id)),
                         {"T_WOO_KEY": WOO_KEY, "T_WOO_SECRET": TOKEN}),
+    "amazon": Kind(ChannelKind.AMAZON, "amazon", amazon.served, lambda r: amazon.amazon_id(r.id),
+                   {"T_AMAZON_TOKEN": TOKEN}, {"marketplace_ids": list(MARKETPLACE_CURRENCY), "first_sync_days": 3650},
+                   {"amazon_rates": {"getOrders": (50.0, 50), "getOrderItems": (200.0, 200)}, "backlog": 60}),
 }
 
 
@@ -81,7 +87,7 @@ def stored(url: str) -> tuple[dict[str, Any], list[DeadLetter]]:
 def test_polling_twice_stores_each_order_once_and_dead_letters_each_bad_one_once(
     db_url: str, kind: Kind, sandbox: Callable[..., SandboxServer], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    server = sandbox(faults=FaultConfig(malformed_rate=0.1), orders_per_minute=0)
+    server = sandbox(faults=FaultConfig(malformed_rate=0.1), orders_per_minute=0, **kind.sandbox)
     rows = server.worlds[kind.world].rows()
     good = {kind.external_id(r) for r in rows if not r.malformed}
     broken = {kind.external_id(r): r for r in rows if r.malformed}
@@ -107,7 +113,7 @@ def test_polling_twice_stores_each_order_once_and_dead_letters_each_bad_one_once
 def test_an_older_update_never_overwrites_a_newer_one(
     db_url: str, kind: Kind, sandbox: Callable[..., SandboxServer], clock: Clock, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    server = sandbox(orders_per_minute=0)
+    server = sandbox(orders_per_minute=0, **kind.sandbox)
     old = {kind.external_id(r): kind.served(r) for r in server.worlds[kind.world].rows()}
     assert poll(db_url, kind, server, monkeypatch).error is None
     clock.advance(hours=12)  # payments, shipments and cancellations arrive
