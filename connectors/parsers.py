@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
-from connectors import amazon, shopify, woocommerce
+from connectors import amazon, shopify, shopify_graphql, woocommerce
 from connectors.schemas import ChannelOrder, Page, Rejection
 from core.enums import ChannelKind
 
 CHANNELS: dict[ChannelKind, ModuleType] = {
     ChannelKind.SHOPIFY: shopify,
+    ChannelKind.SHOPIFY_GRAPHQL: shopify_graphql,
     ChannelKind.WOOCOMMERCE: woocommerce,
     ChannelKind.AMAZON: amazon,
 }

@@ -20,6 +20,7 @@ from sandbox.amazon_api import PREFIX as AMAZON_PREFIX
 from sandbox.amazon_api import AmazonApi
 from sandbox.shopify_api import PREFIX as SHOPIFY_PREFIX
 from sandbox.shopify_api import ShopifyApi
+from sandbox.shopify_graphql_api import ShopifyAdmin, ShopifyGraphqlApi
 from sandbox.woocommerce_api import PREFIX as WOO_PREFIX
 from sandbox.woocommerce_api import WooCommerceApi
 from sandbox.world import World
@@ -171,13 +172,16 @@ def make_server(
     woo_key: str = WOO_KEY,
     amazon_rates: dict[str, tuple[float, int]] | None = None,
     amazon_items_page_size: int = 100,
+    graphql_bucket: tuple[float, float] = (1000.0, 50.0),
 ) -> SandboxServer:
     """Build a sandbox with every channel API mounted; ``port=0`` picks a free port (see ``.url``).
 
     Each channel API sells from its own simulated shop (its own order stream, seeded from
     ``seed``), with the same clock, rates and fault knobs. Credentials: Shopify and Amazon take
     ``token`` as the access token; WooCommerce takes ``woo_key`` and ``token`` as consumer key and secret.
-    ``amazon_rates`` overrides SP-API's quotas per operation (requests per second, burst).
+    ``amazon_rates`` overrides SP-API's quotas per operation (requests per second, burst);
+    ``graphql_bucket`` is Shopify GraphQL's cost bucket (maximum points, restore per second).
+    Shopify GraphQL sells from its own shop too, so a demo with both Shopify kinds has no twins.
     """
     faults = faults or FaultConfig()
 
@@ -188,8 +192,10 @@ def make_server(
     world = shop(0)
     server = SandboxServer(host, port, world, Faults(faults, seed))
     server.worlds["woocommerce"] = woo = shop(1)
-    server.add_route(SHOPIFY_PREFIX, ShopifyApi(world, server.faults, token, bucket_size=bucket_size,
-                                                leak_per_s=leak_per_s))
+    server.worlds["shopify_graphql"] = gql = shop(3)
+    rest = ShopifyApi(world, server.faults, token, bucket_size=bucket_size, leak_per_s=leak_per_s)
+    graphql = ShopifyGraphqlApi(gql, server.faults, token, maximum=graphql_bucket[0], restore=graphql_bucket[1])
+    server.add_route(SHOPIFY_PREFIX, ShopifyAdmin(rest, graphql))
     server.add_route(WOO_PREFIX, WooCommerceApi(woo, server.faults, woo_key, token))
     server.worlds["amazon"] = amazon = shop(2)
     server.add_route(AMAZON_PREFIX, AmazonApi(amazon, server.faults, token, rates=amazon_rates,

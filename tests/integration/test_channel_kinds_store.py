@@ -22,6 +22,7 @@ from core.models import DeadLetter, Order
 from jobs.poll import PollReport, poll_channel
 from sandbox import FaultConfig
 from sandbox import amazon_api as amazon
+from sandbox import shopify_graphql_api as gql
 from sandbox import woocommerce_api as woo
 from sandbox.server import WOO_KEY, SandboxServer
 from sandbox.world import OrderRow
@@ -46,6 +47,8 @@ class Kind:
 KINDS = {
     "woocommerce": Kind(ChannelKind.WOOCOMMERCE, "woocommerce", woo.served, lambda r: str(woo.woo_id(r.id)),
                         {"T_WOO_KEY": WOO_KEY, "T_WOO_SECRET": TOKEN}),
+    "shopify_graphql": Kind(ChannelKind.SHOPIFY_GRAPHQL, "shopify_graphql", gql.served, lambda r: str(r.id),
+                            {"T_SHOPIFY_TOKEN": TOKEN}),
     "amazon": Kind(ChannelKind.AMAZON, "amazon", amazon.served, lambda r: amazon.amazon_id(r.id),
                    {"T_AMAZON_TOKEN": TOKEN}, {"marketplace_ids": list(MARKETPLACE_CURRENCY), "first_sync_days": 3650},
                    {"amazon_rates": {"getOrders": (50.0, 50), "getOrderItems": (200.0, 200)}, "backlog": 60}),
