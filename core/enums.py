@@ -56,6 +56,18 @@ class ChannelKind(LabelledEnum):
     AMAZON = "amazon"
 
 
+class CarrierKind(LabelledEnum):
+    """The tracking APIs OpsDesk can poll (connectors.carriers.CARRIERS has one module each)."""
+
+    EASYPOST = "easypost"
+    SHIPPO = "shippo"
+    AFTERSHIP = "aftership"
+
+    @property
+    def label(self) -> str:
+        return {"easypost": "EasyPost", "shippo": "Shippo", "aftership": "AfterShip"}[self.value]
+
+
 class LocationKind(LabelledEnum):
     WAREHOUSE = "warehouse"
     STORE = "store"
@@ -247,6 +259,7 @@ class Permission(LabelledEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_SETTINGS = "manage_settings"  # hold-rule thresholds and other desk-wide settings (admin)
     OPERATE_CONNECTORS = "operate_connectors"  # pause / resume a channel, poll now, replay dead letters
+    SHIP_ORDER = "ship_order"  # mark an allocation shipped from the desk (carrier, service, tracking number)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -265,6 +278,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DECIDE_REFUND,
             Permission.VIEW_KPIS,
             Permission.OPERATE_CONNECTORS,
+            Permission.SHIP_ORDER,
         }
     ),
     Role.SUPPORT: frozenset(
