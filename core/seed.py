@@ -42,10 +42,23 @@ DEMO_LOCATIONS = (
 
 SANDBOX_CHANNEL = "shop-sandbox"
 SANDBOX_TOKEN_ENV = "OPSDESK_SANDBOX_SHOPIFY_TOKEN"
+SANDBOX_WOO_KEY_ENV = "OPSDESK_SANDBOX_WC_KEY"  # the sandbox's consumer key; its secret is the sandbox token
+_SANDBOX_POLICY = {"handling_days": 1, "cutoff": "14:00", "timezone": "America/New_York"}
+# The other channel kinds, each selling from its own simulated shop in the same sandbox.
+SANDBOX_CHANNELS = (
+    ("graphql-sandbox", ChannelKind.SHOPIFY_GRAPHQL, "Sandbox Shopify (GraphQL)", SANDBOX_TOKEN_ENV, {}),
+    ("woo-sandbox", ChannelKind.WOOCOMMERCE, "Sandbox WooCommerce store", f"{SANDBOX_WOO_KEY_ENV}:{SANDBOX_TOKEN_ENV}", {}),
+    ("amazon-sandbox", ChannelKind.AMAZON, "Sandbox Amazon seller", SANDBOX_TOKEN_ENV,
+     {"marketplace_ids": ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A13V1IB3VIYZZH",
+                          "A1805IZSGTT6HS", "A39IBJ37TRP1C6"]}),
+)
 
 
-def seed_demo(session: Session, *, sandbox_url: str | None = None) -> list[str]:
-    """Create what is missing of the demo set; return what was created (idempotent)."""
+def seed_demo(session: Session, *, sandbox_url: str | None = None, all_kinds: bool = False) -> list[str]:
+    """Create what is missing of the demo set; return what was created (idempotent).
+
+    With ``all_kinds`` the sandbox also gets a Shopify GraphQL, a WooCommerce and an Amazon channel.
+    """
     created = []
     existing = set(session.scalars(select(User.username)))
     for account in DEMO_ACCOUNTS:
@@ -62,8 +75,15 @@ def seed_demo(session: Session, *, sandbox_url: str | None = None) -> list[str]:
     if sandbox_url and session.scalar(select(Channel.id).where(Channel.code == SANDBOX_CHANNEL)) is None:
         add_channel(session, SANDBOX_CHANNEL, kind=ChannelKind.SHOPIFY, base_url=sandbox_url,
                     token_env=SANDBOX_TOKEN_ENV, name="Sandbox Shopify store", poll_interval_s=5,
-                    sla_policy={"handling_days": 1, "cutoff": "14:00", "timezone": "America/New_York"})
+                    sla_policy=dict(_SANDBOX_POLICY))
         created.append(f"channel {SANDBOX_CHANNEL}")
+    if sandbox_url and all_kinds:
+        have_codes = set(session.scalars(select(Channel.code)))
+        for code, kind, name, token_env, settings in SANDBOX_CHANNELS:
+            if code not in have_codes:
+                add_channel(session, code, kind=kind, base_url=sandbox_url, token_env=token_env, name=name,
+                            settings=settings, poll_interval_s=5, sla_policy=dict(_SANDBOX_POLICY))
+                created.append(f"channel {code}")
     return created
 
 

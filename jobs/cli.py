@@ -39,10 +39,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     token = os.environ.get(args.token_env) or "sandbox-token"
     faults = FaultConfig(rate_429=args.rate_429, rate_5xx=args.rate_5xx, slow_ms=args.slow_ms,
                          malformed_rate=args.malformed_rate)
+    from sandbox.amazon_api import RATES as AMAZON_RATES
+    from sandbox.server import WOO_KEY
+
+    amazon = {op: (rate * args.amazon_rate_scale, burst) for op, (rate, burst) in AMAZON_RATES.items()}
     server = make_server(args.host, args.port, seed=args.seed, token=token, faults=faults,
                          time_scale=args.time_scale, orders_per_minute=args.orders_per_minute,
-                         backlog=args.backlog)
-    print(f"sandbox serving Shopify Admin REST at {server.url} (token from ${args.token_env}); Ctrl-C stops")
+                         backlog=args.backlog, amazon_rates=amazon)
+    print(f"sandbox at {server.url}: Shopify Admin REST and GraphQL, Amazon SP-API Orders (token from "
+          f"${args.token_env}), WooCommerce REST v3 (consumer key {WOO_KEY}, secret: the same token); Ctrl-C stops")
     sys.stdout.flush()
     try:
         server.serve_forever()
@@ -73,10 +78,13 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
     from core.db import new_session
 
     _upgrade()
+    settings = {"marketplace_ids": args.marketplace_id} if args.marketplace_id else None
     with new_session() as session:
         channel = add_channel(session, args.name, kind=ChannelKind(args.kind), base_url=args.base_url,
-                              token_env=args.token_env, name=args.display_name, poll_interval_s=args.interval)
-    note = "" if os.environ.get(args.token_env) else f" (note: ${args.token_env} is not set in this shell)"
+                              token_env=args.token_env, name=args.display_name, poll_interval_s=args.interval,
+                              settings=settings)
+    unset = [v for v in args.token_env.split(":") if not os.environ.get(v)]
+    note = f" (note: ${', $'.join(unset)} not set in this shell)" if unset else ""
     print(f"channel {channel.code} added: {channel.kind.value} at {channel.base_url}, "
           f"secret read from ${channel.credentials_env}{note}")
     return 0
@@ -199,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--rate-5xx", type=float, default=0.0)
     sb.add_argument("--slow-ms", type=int, default=0)
     sb.add_argument("--malformed-rate", type=float, default=0.0)
+    sb.add_argument("--amazon-rate-scale", type=float, default=1.0,
+                    help="multiply SP-API's documented quotas (getOrders 0.0167/s, getOrderItems 0.5/s)")
 
     add("worker", cmd_worker, "run the scheduler: polls every enabled channel")
     rep = add("reports", lambda a: 2, "report rollups").add_subparsers(dest="reports_command", required=True)
@@ -211,9 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     ch = add("channel", lambda a: 2, "sales channels").add_subparsers(dest="channel_command", required=True)
     ch_add = add("add", cmd_channel_add, "register a channel", ch)
     ch_add.add_argument("name", help="short code, e.g. us-store")
-    ch_add.add_argument("--kind", required=True, choices=[ChannelKind.SHOPIFY.value])
+    ch_add.add_argument("--kind", required=True, choices=[k.value for k in _channel_kinds()])
     ch_add.add_argument("--base-url", required=True)
-    ch_add.add_argument("--token-env", required=True, help="NAME of the environment variable with the secret")
+    ch_add.add_argument("--token-env", required=True, metavar="VAR[:VAR]",
+                        help="NAME of the environment variable with the secret; woocommerce needs two, "
+                             "KEY_VAR:SECRET_VAR (consumer key, consumer secret); shopify, shopify_graphql and "
+                             "amazon take the access token")
+    ch_add.add_argument("--marketplace-id", action="append",
+                        help="amazon: a marketplace id to poll (repeatable; default ATVPDKIKX0DER, the US)")
     ch_add.add_argument("--display-name")
     ch_add.add_argument("--interval", type=int, default=15, help="seconds between polls")
     ch_list = add("list", cmd_channel_list, "list channels", ch)
@@ -234,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("ref", help="order number (#1001), channel order id, CHANNEL:NUMBER or internal id")
     show.add_argument("--json", action="store_true")
     return p
+
+
+def _channel_kinds() -> list[ChannelKind]:
+    """The kinds that have a connector (the parser registry decides)."""
+    from connectors.parsers import CHANNELS
+
+    return list(CHANNELS)
 
 
 def _fail(message: str) -> int:

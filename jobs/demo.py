@@ -12,7 +12,15 @@ from pathlib import Path
 
 from core.db import new_session
 from core.migrate import upgrade
-from core.seed import DEMO_ACCOUNTS, DEMO_LOCATIONS, SANDBOX_TOKEN_ENV, seed_demo, seed_stock
+from core.seed import (
+    DEMO_ACCOUNTS,
+    DEMO_LOCATIONS,
+    SANDBOX_TOKEN_ENV,
+    SANDBOX_WOO_KEY_ENV,
+    seed_demo,
+    seed_stock,
+)
+from sandbox.server import WOO_KEY
 from sandbox.world import CATALOG, HIGH_VALUE_SKU
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,14 +59,15 @@ def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False)
     env = dict(os.environ)
     env.setdefault("OPSDESK_DATABASE_URL", f"sqlite:///{db_path}")
     env.setdefault(SANDBOX_TOKEN_ENV, "sandbox-token")
+    env.setdefault(SANDBOX_WOO_KEY_ENV, WOO_KEY)
     env.setdefault("OPSDESK_DEMO_RETURNS", "1")  # the worker opens RMAs on some shipped orders for the clerk
-    os.environ.update({k: env[k] for k in ("OPSDESK_DATABASE_URL", SANDBOX_TOKEN_ENV)})
+    os.environ.update({k: env[k] for k in ("OPSDESK_DATABASE_URL", SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV)})
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
 
     print("==> preparing the demo database", flush=True)
     upgrade(env["OPSDESK_DATABASE_URL"])
     with new_session() as session:
-        seed_demo(session, sandbox_url=sandbox_url)
+        seed_demo(session, sandbox_url=sandbox_url, all_kinds=True)
         seed_stock(session, demo_stock())
 
     cli = [sys.executable, "-m", "jobs.cli"]
@@ -67,7 +76,9 @@ def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        procs["sandbox"] = subprocess.Popen([*cli, "sandbox", "--port", str(sandbox_port)], cwd=ROOT, env=env)
+        # SP-API's real quotas would take minutes to load the Amazon backlog: the demo runs it 20 times faster.
+        procs["sandbox"] = subprocess.Popen([*cli, "sandbox", "--port", str(sandbox_port), "--amazon-rate-scale", "20"],
+                                            cwd=ROOT, env=env)
         if not _wait_http(f"{sandbox_url}/health", 20):
             print(f"opsdesk: error: the sandbox did not start on port {sandbox_port} (is it in use?)", file=sys.stderr)
             return 1
@@ -110,7 +121,8 @@ def _banner(port: int) -> None:
     width = max(len(a.username) for a in DEMO_ACCOUNTS)
     print("\n" + "=" * 64)
     print(f"  OpsDesk demo is running:  http://localhost:{port}")
-    print("  Orders stream in from the sandbox Shopify store every few seconds.")
+    print("  Orders stream in every few seconds from four sandbox channels: Shopify (REST and GraphQL),")
+    print("  WooCommerce and Amazon.")
     print("  Sign in with one of these demo accounts:")
     for account in DEMO_ACCOUNTS:
         print(f"    {account.username.ljust(width)}  /  {account.password.ljust(18)}  {account.role.label}")

@@ -134,3 +134,20 @@ def test_an_older_update_never_overwrites_a_newer_one(
         kept, was = after[record.external_id], newer[record.external_id]
         assert (kept.status, kept.financial_status, kept.channel_updated_at) == (
             was.status, was.financial_status, was.channel_updated_at)
+
+
+def test_the_demo_seed_polls_orders_from_all_four_channel_kinds(
+    sqlite_url: str, sandbox: Callable[..., SandboxServer], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from core.seed import SANDBOX_CHANNEL, SANDBOX_CHANNELS, SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV, seed_demo
+
+    server = sandbox(backlog=25, orders_per_minute=0, amazon_rates={k: (r * 20, b) for k, (r, b) in amazon.RATES.items()})
+    monkeypatch.setenv("OPSDESK_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv(SANDBOX_TOKEN_ENV, TOKEN)
+    monkeypatch.setenv(SANDBOX_WOO_KEY_ENV, WOO_KEY)
+    with new_session(engine_for(sqlite_url)) as session:
+        seed_demo(session, sandbox_url=server.url, all_kinds=True)
+    shops = {SANDBOX_CHANNEL: "shopify", **{code: kind.value for code, kind, *_ in SANDBOX_CHANNELS}}
+    reports = {code: poll_channel(code) for code in shops}
+    assert {code: (r.error, r.result.written) for code, r in reports.items()} == {
+        code: (None, len(server.worlds[world].rows())) for code, world in shops.items()}
