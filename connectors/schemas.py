@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from core.enums import FinancialStatus, OrderStatus
+from core.enums import FinancialStatus, OrderStatus, TrackingStatus
 
 
 class Record(BaseModel):
@@ -109,6 +109,27 @@ class Page(Record):
     @property
     def fetched(self) -> int:
         return len(self.records) + len(self.rejected)
+
+
+class TrackingScan(Record):
+    """One carrier scan of a parcel, in OpsDesk's words plus the carrier's own code (the dedup key)."""
+
+    occurred_at: AwareDatetime
+    status: TrackingStatus
+    carrier_code: str = Field(min_length=1, max_length=60)  # the carrier's word, e.g. "in_transit" or "AttemptFail"
+    description: str = Field(default="", max_length=500)
+    place: str | None = Field(default=None, max_length=200)
+
+
+class TrackingUpdate(Record):
+    """Where one parcel stands according to its carrier: current status and every scan so far."""
+
+    tracking_number: str = Field(min_length=1, max_length=80)
+    status: TrackingStatus
+    carrier_status: str = Field(max_length=60)  # the carrier's own status word, kept for people
+    detail: str | None = Field(default=None, max_length=200)  # status_detail / substatus / subtag
+    estimated_at: AwareDatetime | None = None
+    scans: tuple[TrackingScan, ...] = ()
 
 
 def aware(value: datetime) -> datetime:
