@@ -22,11 +22,13 @@ from jobs.poll import poll_channel
 from sandbox import FaultConfig
 from sandbox.amazon_api import MARKETPLACES, amazon_id, served
 from sandbox.server import SandboxServer
-from tests.channel_sandbox import (
+from tests.channel_sandbox import (  # noqa: F401 - clock and sandbox are fixtures
     TOKEN,
     Clock,
     assert_cursors_only_move_forward,
+    clock,
     external_ids,
+    sandbox,
     utc,
 )
 

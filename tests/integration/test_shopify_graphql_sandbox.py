@@ -14,11 +14,13 @@ from connectors.shopify_graphql import ORDERS_QUERY, ShopifyGraphql
 from sandbox import FaultConfig
 from sandbox.server import SandboxServer
 from sandbox.shopify_graphql_api import served
-from tests.channel_sandbox import (
+from tests.channel_sandbox import (  # noqa: F401 - clock and sandbox are fixtures
     TOKEN,
     Clock,
     assert_cursors_only_move_forward,
+    clock,
     external_ids,
+    sandbox,
     utc,
 )
 
