@@ -2,6 +2,7 @@
 
 from core.models.audit import Event, Setting, User
 from core.models.base import Base, utcnow
+from core.models.carriers import CarrierAccount
 from core.models.channels import Channel, ConnectorRun, DeadLetter, SyncCursor
 from core.models.fulfilment import Hold, Shipment, ShipmentLine, TrackingEvent
 from core.models.inventory import Allocation, InventoryLevel, InventoryMovement, Location
@@ -12,6 +13,7 @@ from core.models.returns import Return, ReturnLine
 __all__ = [
     "Allocation",
     "Base",
+    "CarrierAccount",
     "Channel",
     "ConnectorRun",
     "DeadLetter",

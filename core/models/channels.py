@@ -51,6 +51,9 @@ class ConnectorRun(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    # A carrier account's tracking poll (then channel_id is None); core.carrier_health reads these.
+    carrier_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("carrier_accounts.id", ondelete="SET NULL"), index=True)
     connector: Mapped[str] = mapped_column(String(60))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
@@ -69,6 +72,8 @@ class DeadLetter(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"), index=True)
+    carrier_account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("carrier_accounts.id", ondelete="SET NULL"), index=True)
     connector: Mapped[str] = mapped_column(String(60))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("connector_runs.id", ondelete="SET NULL"))
     external_id: Mapped[str | None] = mapped_column(String(120))
