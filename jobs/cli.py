@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from core.enums import ChannelKind, Role
+from core.enums import CarrierKind, ChannelKind, Role
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -104,6 +104,47 @@ def cmd_channel_list(args: argparse.Namespace) -> int:
     else:
         print(table.to_string(index=False))
     return 0
+
+
+def cmd_carrier_add(args: argparse.Namespace) -> int:
+    from core.carriers import add_carrier_account
+    from core.db import new_session
+
+    _upgrade()
+    with new_session() as session:
+        account = add_carrier_account(session, args.name, kind=CarrierKind(args.kind), base_url=args.base_url,
+                                      token_env=args.token_env, carriers=args.carriers, name=args.display_name,
+                                      poll_interval_s=args.interval)
+    note = "" if os.environ.get(args.token_env) else f" (note: ${args.token_env} is not set in this shell)"
+    print(f"carrier account {account.code} added: {account.kind.label} at {account.base_url}, tracking "
+          f"{', '.join(account.carriers)}, key read from ${account.credentials_env}{note}")
+    return 0
+
+
+def cmd_carrier_list(args: argparse.Namespace) -> int:
+    from core.carriers import carrier_table
+    from core.db import new_session
+
+    _upgrade()
+    with new_session() as session:
+        table = carrier_table(session)
+    if args.json:
+        print(table.to_json(orient="records", date_format="iso"))
+    elif table.empty:
+        print("no carrier accounts yet - add one with: opsdesk carrier add NAME --kind easypost --base-url URL "
+              "--token-env VAR")
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def cmd_carrier_poll(args: argparse.Namespace) -> int:
+    from jobs.track import poll_carrier
+
+    _upgrade()
+    report = poll_carrier(args.name)
+    print(report)
+    return 1 if report.error else 0
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
@@ -233,6 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     ch_add.add_argument("--interval", type=int, default=15, help="seconds between polls")
     ch_list = add("list", cmd_channel_list, "list channels", ch)
     ch_list.add_argument("--json", action="store_true")
+
+    ca = add("carrier", lambda a: 2, "carrier tracking accounts").add_subparsers(dest="carrier_command", required=True)
+    ca_add = add("add", cmd_carrier_add, "register a carrier tracking account", ca)
+    ca_add.add_argument("name", help="short code, e.g. easypost-main")
+    ca_add.add_argument("--kind", required=True, choices=[k.value for k in CarrierKind])
+    ca_add.add_argument("--base-url", required=True)
+    ca_add.add_argument("--token-env", required=True, help="NAME of the environment variable with the API key")
+    ca_add.add_argument("--carriers", default="*",
+                        help="parcel carrier names it tracks, e.g. 'UPS,USPS' (default '*': every other parcel)")
+    ca_add.add_argument("--display-name")
+    ca_add.add_argument("--interval", type=int, default=300, help="seconds between polls")
+    ca_list = add("list", cmd_carrier_list, "list carrier accounts", ca)
+    ca_list.add_argument("--json", action="store_true")
+    ca_poll = add("poll", cmd_carrier_poll, "poll one carrier account once", ca)
+    ca_poll.add_argument("name")
 
     us = add("user", lambda a: 2, "accounts").add_subparsers(dest="user_command", required=True)
     u_add = add("add", cmd_user_add, "create a built-in account", us)
