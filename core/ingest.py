@@ -79,14 +79,25 @@ def apply_page(session: Session, channel: Channel, page: Page, *, run_id: int | 
         triage_orders(session, touched, actor=actor, context=context)
         result.skipped += len(page.records) - len(newest)
         for rejection in page.rejected:
+            raw = _dump(rejection.raw)
+            if _already_dead(session, channel.id, rejection.external_id, raw):
+                result.skipped += 1  # the same broken record, fetched again at the cursor: one letter is enough
+                continue
             session.add(DeadLetter(
                 channel_id=channel.id, connector=channel.code, run_id=run_id,
-                external_id=rejection.external_id, raw=_dump(rejection.raw), error=rejection.error,
-                received_at=utcnow(),
+                external_id=rejection.external_id, raw=raw, error=rejection.error, received_at=utcnow(),
             ))
             result.rejected += 1
         advance_cursor(session, channel.id, page.cursor)
     return result
+
+
+def _already_dead(session: Session, channel_id: int, external_id: str | None, raw: str) -> bool:
+    """Whether this exact record already waits, unreplayed, in the dead letters."""
+    return session.scalar(select(DeadLetter.id).where(
+        DeadLetter.channel_id == channel_id, DeadLetter.replayed_at.is_(None),
+        DeadLetter.external_id.is_(None) if external_id is None else DeadLetter.external_id == external_id,
+        DeadLetter.raw == raw).limit(1)) is not None
 
 
 def _newest_per_order(records: Iterable[ChannelOrder]) -> dict[str, ChannelOrder]:

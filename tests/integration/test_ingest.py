@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from connectors.schemas import Page, Rejection
 from core import ingest as ingest_module
+from core.db import writing
 from core.enums import FinancialStatus, OrderStatus
 from core.models import DeadLetter, Event, Order, OrderLine, Shipment, SyncCursor
 from core.runs import cursor_of
@@ -106,6 +107,26 @@ def test_a_malformed_record_goes_to_dead_letters_with_its_raw_json_and_the_rest_
     letter = db.scalar(select(DeadLetter))
     assert json.loads(letter.raw) == raw and "sku" in letter.error and letter.external_id == "99"
     assert count(db, Order) == 2
+
+
+def test_the_same_broken_record_fetched_again_makes_one_dead_letter(db):
+    """A poll starts at its cursor, so a broken record there comes back every poll: one letter, until replayed."""
+    channel = make_channel(db)
+    raw = {"id": 98, "name": "#9998", "line_items": [{"quantity": "two"}]}
+    page = Page(records=(), rejected=(Rejection(raw=raw, error="line_items[0].quantity: not a number",
+                                                external_id="98"),))
+    assert ingest_module.apply_page(db, channel, page).rejected == 1
+    again = ingest_module.apply_page(db, channel, page)
+    assert (again.rejected, again.skipped) == (0, 1)
+    assert count(db, DeadLetter) == 1
+    changed = Page(records=(), rejected=(Rejection(raw={**raw, "note": "edited"}, error="still broken",
+                                                   external_id="98"),))
+    assert ingest_module.apply_page(db, channel, changed).rejected == 1  # a new version is a new letter
+    with writing(db):
+        for letter in db.scalars(select(DeadLetter)):
+            letter.replayed_at = letter.received_at
+    assert ingest_module.apply_page(db, channel, page).rejected == 1  # broken again after a replay: kept
+    assert count(db, DeadLetter) == 3
 
 
 def test_the_cursor_advances_with_the_page_and_never_goes_back(db):
