@@ -13,7 +13,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from core.channels import enabled_channels
 from core.connector_health import poll_requests
 from core.db import database_url, new_session
-from jobs import demo_returns, sla
+from jobs import demo_returns, sla, track
 from jobs.allocate import allocate_ready_orders, check_integrity, retry_backorders
 from jobs.leader import Leadership
 from jobs.poll import poll_channel
@@ -28,6 +28,13 @@ def _poll(code: str) -> None:
         poll_channel(code, should_stop=_stopping.is_set)
     except Exception:  # a job never dies silently: log it whole, the next tick tries again
         log.exception("poll of %s failed", code)
+
+
+def _track(code: str) -> None:
+    try:
+        track.poll_carrier(code, should_stop=_stopping.is_set)
+    except Exception:  # recorded on the run and logged whole; the next tick tries again
+        log.exception("tracking poll of %s failed", code)
 
 
 def _sweep(name: str, fn: Callable[[], int]) -> None:
@@ -46,6 +53,7 @@ SWEEPS: tuple[tuple[str, Callable[[], int], int], ...] = (
     ("check_integrity", check_integrity, 600),
     ("sla_sweep", sla.sweep, 60),
     ("sla_rollups", sla.refresh_rollups, 300),  # the SLA page's history; a whole rebuild once a day
+    ("tracking_stale", track.sweep_stale_parcels, 300),  # TRACKING_STALE after 72 h without a scan
 )
 
 
@@ -64,6 +72,7 @@ def sync_jobs(scheduler: BlockingScheduler) -> None:
             log.info("scheduled %s every %ss", job_id, interval)
         elif job.trigger.interval.total_seconds() != interval:
             job.reschedule("interval", seconds=interval)
+    track.sync_carrier_jobs(scheduler, _track)  # one track:<code> job per enabled carrier account
     with new_session() as session:
         asked = poll_requests(session)
     for code in asked:  # "poll now" from the connector health page
