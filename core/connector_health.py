@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from connectors.schemas import ChannelOrder, Page, Rejection
 from core.auth import Actor
+from core.breaker import breaker_for
 from core.channels import get_channel_by_id
 from core.db import writing
 from core.enums import Permission, RunStatus
@@ -33,8 +34,8 @@ Parser = Callable[[Any], ChannelOrder | Rejection]
 
 
 def channel_health(session: Session, *, now: datetime) -> pd.DataFrame:
-    """One row per channel: paused or not, last successful poll and minutes since, runs and failures in 24 h,
-    open dead letters, and the last error."""
+    """One row per channel: running, paused or resting (its breaker open after failed polls, and until when),
+    last successful poll and minutes since, runs and failures in 24 h, open dead letters, and the last error."""
     day_ago = now - timedelta(hours=24)
     last_ok = (select(ConnectorRun.channel_id, func.max(ConnectorRun.finished_at).label("at"))
                .where(ConnectorRun.status == RunStatus.OK).group_by(ConnectorRun.channel_id).subquery())
@@ -56,10 +57,14 @@ def channel_health(session: Session, *, now: datetime) -> pd.DataFrame:
     for cid, code, kind, enabled, at, runs, failed, open_letters, error in rows:
         at = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
         runs, failed = int(runs or 0), int(failed or 0)
-        out.append((cid, code, kind.value, "running" if enabled else "paused", at,
+        breaker = breaker_for(session, ConnectorRun.channel_id == cid)
+        state = "paused" if not enabled else (
+            f"resting after {breaker.failures} failed polls" if breaker.is_open(now) else "running")
+        out.append((cid, code, kind.value, state, breaker.open_until if breaker.is_open(now) else None, at,
                     round((now - at).total_seconds() / 60, 1) if at else None, runs, failed,
                     round(100 * failed / runs, 1) if runs else None, int(open_letters or 0), error))
-    return pd.DataFrame(out, columns=["channel_id", "channel", "kind", "state", "last_success", "lag_minutes",
+    return pd.DataFrame(out, columns=["channel_id", "channel", "kind", "state", "resting_until", "last_success",
+                                      "lag_minutes",
                                       "runs_24h", "failed_24h", "error_rate_pct", "dead_letters", "last_error"])
 
 

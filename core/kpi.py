@@ -118,6 +118,6 @@ def connector_lag(session: Session, *, now: datetime) -> pd.DataFrame:
     """Per channel: its last successful poll, minutes since, and runs and failed runs in the last 24 h."""
     health = channel_health(session, now=now)
     return pd.DataFrame({
-        "channel": health["channel"], "enabled": health["state"] == "running", "last_success": health["last_success"],
+        "channel": health["channel"], "enabled": health["state"] != "paused", "last_success": health["last_success"],
         "lag_minutes": health["lag_minutes"], "runs_24h": health["runs_24h"], "failed_24h": health["failed_24h"],
     })

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from connectors.http import ConnectorError
+from core.breaker import breaker_for
 from core.channels import get_channel
 from core.db import new_session
 from core.errors import DomainError
 from core.ingest import IngestResult, apply_page
+from core.models import ConnectorRun, utcnow
 from core.runs import cursor_of, finish_run, start_run
 from jobs.connectors import order_source
 
@@ -23,6 +26,7 @@ class PollReport:
     fetched: int
     result: IngestResult
     error: str | None
+    resting_until: datetime | None = None  # skipped: the breaker is open
 
     def __str__(self) -> str:
         r = self.result
@@ -31,10 +35,19 @@ class PollReport:
         return text + (f" - stopped: {self.error}" if self.error else "")
 
 
-def poll_channel(code: str, *, should_stop: Callable[[], bool] = lambda: False) -> PollReport:
-    """Poll one channel once. A failure is recorded on the run and reported, with the pages before it kept."""
+def poll_channel(code: str, *, should_stop: Callable[[], bool] = lambda: False,
+                 respect_breaker: bool = True) -> PollReport:
+    """Poll one channel once. A failure is recorded on the run and reported, with the pages before it kept.
+
+    After repeated failures the channel's breaker is open and the poll is skipped until it closes
+    (``core.breaker``): a sick API is not hammered, and the health page says until when.
+    """
     with new_session() as session:
         channel = get_channel(session, code)
+        breaker = breaker_for(session, ConnectorRun.channel_id == channel.id)
+        if respect_breaker and breaker.is_open(utcnow()):
+            log.info("%s: resting after %d failed polls, until %s", code, breaker.failures, breaker.open_until)
+            return PollReport(code, 0, IngestResult(), None, resting_until=breaker.open_until)
         run_id = start_run(session, channel)
         totals, fetched, error = IngestResult(), 0, None
         try:

@@ -512,7 +512,9 @@ def health_table(health: pd.DataFrame, tz: str | None) -> pd.DataFrame:
     """Every channel's polling at a glance (core.connector_health.channel_health)."""
     last = f"Last successful poll ({zone_label(tz)})"
     return pd.DataFrame({
-        "Channel": health["channel"], "Kind": health["kind"], "Polling": health["state"],
+        "Channel": health["channel"], "Kind": health["kind"],
+        "Polling": [state if rest is None or pd.isna(rest) else f"{state}, next try {local_time(rest, tz)}"
+                    for state, rest in zip(health["state"], health["resting_until"], strict=True)],
         last: [local_time(v, tz) if v is not None and not pd.isna(v) else "never" for v in health["last_success"]],
         "Lag (min)": health["lag_minutes"], "Polls (24 h)": health["runs_24h"], "Failed (24 h)": health["failed_24h"],
         "Error rate (%)": health["error_rate_pct"], "Dead letters": health["dead_letters"],
