@@ -89,8 +89,11 @@ def _track(raw: dict[str, Any]) -> TrackingUpdate:
         raise Invalid("tracking_status: missing")
     now = _status(current, "tracking_status")
     history = [_status(item, f"tracking_history[{i}]") for i, item in enumerate(listed(raw, "tracking_history", ""))]
-    if not any(h.occurred_at == now.occurred_at and h.carrier_code == now.carrier_code for h in history):
-        history.append(now)  # the current status is a scan too, even before it shows in the history
+    # The current status is a scan too, even before it shows in the history - unless the carrier has
+    # seen nothing yet (UNKNOWN, dated when asked): that is no scan at all.
+    if now.status is not T.UNKNOWN and not any(
+            h.occurred_at == now.occurred_at and h.carrier_code == now.carrier_code for h in history):
+        history.append(now)
     sub = current.get("substatus") or {}
     return TrackingUpdate(
         tracking_number=number, status=now.status, carrier_status=str(current["status"])[:60],

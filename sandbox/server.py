@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 from sandbox import FaultConfig, Faults, Reply, Request
 from sandbox.amazon_api import PREFIX as AMAZON_PREFIX
 from sandbox.amazon_api import AmazonApi
+from sandbox.carrier_api import mount as mount_carriers
+from sandbox.parcels import Parcels
 from sandbox.shopify_api import PREFIX as SHOPIFY_PREFIX
 from sandbox.shopify_api import ShopifyApi
 from sandbox.shopify_graphql_api import ShopifyAdmin, ShopifyGraphqlApi
@@ -40,6 +42,7 @@ class SandboxServer:
     def __init__(self, host: str, port: int, world: World, faults: Faults) -> None:
         self.world, self.faults = world, faults
         self.worlds: dict[str, World] = {"shopify": world}  # channel kind -> the shop its API sells from
+        self.parcels: Parcels | None = None  # every parcel the carrier APIs track (make_server mounts them)
         self._routes: dict[str, Route] = {}
         self._counts = {"requests": 0, "sent_429": 0, "sent_5xx": 0}
         self._lock = threading.Lock()
@@ -173,6 +176,7 @@ def make_server(
     amazon_rates: dict[str, tuple[float, int]] | None = None,
     amazon_items_page_size: int = 100,
     graphql_bucket: tuple[float, float] = (1000.0, 50.0),
+    carrier_speed: float = 1.0,
 ) -> SandboxServer:
     """Build a sandbox with every channel API mounted; ``port=0`` picks a free port (see ``.url``).
 
@@ -182,6 +186,8 @@ def make_server(
     ``amazon_rates`` overrides SP-API's quotas per operation (requests per second, burst);
     ``graphql_bucket`` is Shopify GraphQL's cost bucket (maximum points, restore per second).
     Shopify GraphQL sells from its own shop too, so a demo with both Shopify kinds has no twins.
+    EasyPost, Shippo and AfterShip (``token`` is their API key) track every parcel the shops ship,
+    and any other number from when they first hear of it; ``carrier_speed`` makes journeys faster.
     """
     faults = faults or FaultConfig()
 
@@ -200,4 +206,7 @@ def make_server(
     server.worlds["amazon"] = amazon = shop(2)
     server.add_route(AMAZON_PREFIX, AmazonApi(amazon, server.faults, token, rates=amazon_rates,
                                               items_page_size=amazon_items_page_size))
+    server.parcels = Parcels(server.worlds, world.now, seed=seed, speed=carrier_speed,
+                             malformed_rate=faults.malformed_rate)
+    mount_carriers(server.add_route, server.parcels, server.faults, token)
     return server
