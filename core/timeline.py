@@ -38,6 +38,13 @@ def describe(kind: str, detail: dict[str, Any]) -> str:
     if kind == "shipment_reported":
         return (f"Shipped with {detail.get('carrier', 'a carrier')}, tracking number "
                 f"{detail.get('tracking_number', '?')}.")
+    if kind == "shipment_created":
+        return (f"Shipped from {detail.get('location')} with {detail.get('carrier')}"
+                f"{' ' + detail['service'] if detail.get('service') else ''}, tracking number "
+                f"{detail.get('tracking_number')}: {detail.get('units')} units.")
+    if kind == "parcel_status_changed":
+        return (f"Parcel {detail.get('tracking_number')} ({detail.get('carrier')}): "
+                f"{_words(detail.get('from'))} -> {_words(detail.get('to'))} (carrier says {detail.get('carrier_status')}).")
     if kind == "channel_status_ignored":
         return (f"The channel reported {_status(detail.get('reported'))}, which cannot follow "
                 f"{_status(detail.get('kept'))}; the order was left as it was.")
@@ -75,6 +82,10 @@ def describe(kind: str, detail: dict[str, Any]) -> str:
     words = kind.replace("_", " ").capitalize()
     extra = ", ".join(f"{k.replace('_', ' ')}: {_short(v)}" for k, v in detail.items())
     return f"{words}{' - ' + extra if extra else ''}."
+
+
+def _words(value: Any) -> str:
+    return str(value or "?").replace("_", " ")
 
 
 def _utc(value: Any) -> str:

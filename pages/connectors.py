@@ -19,7 +19,7 @@ from core.connector_health import (
 )
 from core.enums import ChannelKind, Permission
 from core.errors import DomainError
-from ui import auth, flash, format
+from ui import auth, carrier_health_view, flash, format
 from ui.db import session_scope
 
 actor = auth.require(Permission.VIEW_ORDERS)
@@ -33,6 +33,7 @@ with session_scope() as db:
     health = channel_health(db, now=now)
 if health.empty:
     st.info("No channels yet.")
+    carrier_health_view.show_carriers(tz, now)
     st.stop()
 overview = format.health_table(health, tz)
 st.dataframe(overview, hide_index=True)
@@ -99,3 +100,5 @@ else:
         kind = ChannelKind(row["kind"])
         act(lambda db: replay_dead_letter(db, picked, parse=parser_for(kind), actor=actor),
             f"Dead letter {picked} replayed: the order is stored.")
+
+carrier_health_view.show_carriers(tz, now)

@@ -13,7 +13,7 @@ from core.errors import DomainError
 from core.order_detail import OrderDetail, order_detail, resolve_order
 from core.queries import find_orders
 from core.return_reads import order_returns
-from ui import auth, format, returns_view
+from ui import auth, format, parcels_view, returns_view
 from ui.db import session_scope
 from ui.format import md_escape
 
@@ -78,6 +78,8 @@ def show_order(detail: OrderDetail, allocations: pd.DataFrame, plan: dict | None
         )
     else:
         st.caption("Nothing shipped yet.")
+    parcels_view.ship_form(o, actor)
+    parcels_view.show_journey(o["id"], tz)
     show_returns(o["id"])
 
     st.markdown("**Timeline**")

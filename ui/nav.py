@@ -47,6 +47,8 @@ SCREENS: tuple[Screen, ...] = (
            section="Admin"),
     Screen("channels", "Channels", "pages/channels.py", Permission.MANAGE_CHANNELS, ":material/storefront:",
            section="Admin"),
+    Screen("carriers", "Carriers", "pages/carriers.py", Permission.MANAGE_CHANNELS, ":material/local_shipping:",
+           section="Admin"),
     Screen("locations", "Locations", "pages/locations.py", Permission.MANAGE_CHANNELS, ":material/warehouse:",
            section="Admin"),
     Screen("users", "Users", "pages/users.py", Permission.MANAGE_USERS, ":material/group:", section="Admin"),
