@@ -45,9 +45,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     amazon = {op: (rate * args.amazon_rate_scale, burst) for op, (rate, burst) in AMAZON_RATES.items()}
     server = make_server(args.host, args.port, seed=args.seed, token=token, faults=faults,
                          time_scale=args.time_scale, orders_per_minute=args.orders_per_minute,
-                         backlog=args.backlog, amazon_rates=amazon)
+                         backlog=args.backlog, amazon_rates=amazon, carrier_speed=args.carrier_speed)
     print(f"sandbox at {server.url}: Shopify Admin REST and GraphQL, Amazon SP-API Orders (token from "
-          f"${args.token_env}), WooCommerce REST v3 (consumer key {WOO_KEY}, secret: the same token); Ctrl-C stops")
+          f"${args.token_env}), WooCommerce REST v3 (consumer key {WOO_KEY}, secret: the same token); carriers "
+          f"EasyPost /v2/trackers, Shippo /tracks, AfterShip /tracking/2024-04 (API key: the token); Ctrl-C stops")
     sys.stdout.flush()
     try:
         server.serve_forever()
@@ -250,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--malformed-rate", type=float, default=0.0)
     sb.add_argument("--amazon-rate-scale", type=float, default=1.0,
                     help="multiply SP-API's documented quotas (getOrders 0.0167/s, getOrderItems 0.5/s)")
+    sb.add_argument("--carrier-speed", type=float, default=1.0,
+                    help="parcel journeys run this many times faster (the demo uses 60: an hour a minute)")
 
     add("worker", cmd_worker, "run the scheduler: polls every enabled channel")
     rep = add("reports", lambda a: 2, "report rollups").add_subparsers(dest="reports_command", required=True)

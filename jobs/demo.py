@@ -10,7 +10,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from core.carriers import add_carrier_account, carrier_table
 from core.db import new_session
+from core.enums import CarrierKind
 from core.migrate import upgrade
 from core.seed import (
     DEMO_ACCOUNTS,
@@ -20,6 +24,7 @@ from core.seed import (
     seed_demo,
     seed_stock,
 )
+from sandbox.carrier_api import AFTERSHIP_PREFIX
 from sandbox.server import WOO_KEY
 from sandbox.world import CATALOG, HIGH_VALUE_SKU
 
@@ -35,6 +40,24 @@ def demo_stock() -> dict[str, dict[str, int]]:
             units = 2 if sku == HIGH_VALUE_SKU else 0 if (i + n) % 5 == 0 else 40 + 15 * ((i * 7 + n) % 6)
             stock[code][sku] = units
     return stock
+
+
+# Carrier accounts on the sandbox's tracking APIs: each follows the parcels of the carriers it names.
+DEMO_CARRIERS = (("easypost-sandbox", CarrierKind.EASYPOST, "", "UPS, USPS"),
+                 ("shippo-sandbox", CarrierKind.SHIPPO, "", "FedEx"),
+                 ("aftership-sandbox", CarrierKind.AFTERSHIP, AFTERSHIP_PREFIX.rstrip("/"), "*"))
+
+
+def seed_carriers(session: Session, sandbox_url: str) -> list[str]:
+    """The demo's carrier accounts (once), pointed at the sandbox; the sandbox token is their API key."""
+    have = set(carrier_table(session)["code"])
+    added = []
+    for code, kind, path, carriers in DEMO_CARRIERS:
+        if code not in have:
+            add_carrier_account(session, code, kind=kind, base_url=sandbox_url + path, token_env=SANDBOX_TOKEN_ENV,
+                                carriers=carriers, poll_interval_s=30)
+            added.append(code)
+    return added
 
 
 def _wait_http(url: str, seconds: float) -> bool:
@@ -69,6 +92,7 @@ def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False)
     with new_session() as session:
         seed_demo(session, sandbox_url=sandbox_url, all_kinds=True)
         seed_stock(session, demo_stock())
+        seed_carriers(session, sandbox_url)
 
     cli = [sys.executable, "-m", "jobs.cli"]
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -77,7 +101,8 @@ def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         # SP-API's real quotas would take minutes to load the Amazon backlog: the demo runs it 20 times faster.
-        procs["sandbox"] = subprocess.Popen([*cli, "sandbox", "--port", str(sandbox_port), "--amazon-rate-scale", "20"],
+        procs["sandbox"] = subprocess.Popen([*cli, "sandbox", "--port", str(sandbox_port), "--amazon-rate-scale", "20",
+                                             "--carrier-speed", "60"],
                                             cwd=ROOT, env=env)
         if not _wait_http(f"{sandbox_url}/health", 20):
             print(f"opsdesk: error: the sandbox did not start on port {sandbox_port} (is it in use?)", file=sys.stderr)
