@@ -25,7 +25,7 @@ from connectors.schemas import Rejection, TrackingUpdate
 from core.auth import Actor
 from core.carriers import carrier_names_of, enabled_carrier_accounts
 from core.db import writing
-from core.enums import ActorKind, HoldCode, HoldState, OrderStatus, ShipmentStatus, TrackingStatus
+from core.enums import ActorKind, HoldCode, HoldState, OrderStatus, Permission, ShipmentStatus, TrackingStatus
 from core.events import record_event
 from core.holds import clear_hold, open_hold
 from core.models import CarrierAccount, DeadLetter, Hold, Order, Shipment, TrackingEvent, utcnow
@@ -196,6 +196,7 @@ def sweep_stale(session: Session, *, actor: Actor, now: datetime | None = None, 
 
     Only parcels some enabled carrier account follows are judged: without tracking, silence means nothing.
     """
+    actor.require(Permission.EDIT_ORDER)  # the worker's sweep; a person needs what sweep_sla needs
     accounts = enabled_carrier_accounts(session)
     if not accounts:
         return 0
