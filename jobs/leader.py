@@ -54,6 +54,29 @@ class Leadership:
         self._file = handle
         return True
 
+    def still_held(self) -> bool:
+        """Whether this worker is still the active one.
+
+        A file lock lasts as long as the process. The advisory lock lasts as long as its database
+        session: if the connection dropped (the database restarted, the network broke) the lock
+        went with it, so take it again - unless another worker got it meanwhile.
+        """
+        if self._conn is None:
+            return self._file is not None
+        try:
+            self._conn.scalar(text("SELECT 1"))
+            return True
+        except Exception:  # the session is gone, and the lock with it
+            try:
+                self._conn.close()
+            except Exception:  # noqa: S110 - already broken; nothing to close cleanly
+                pass
+            self._conn = None
+            try:
+                return self.try_acquire()
+            except Exception:  # the database is still unreachable: we cannot know; keep trying next time
+                return True
+
     def release(self) -> None:
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)

@@ -21,11 +21,15 @@ from jobs.poll import poll_channel
 log = logging.getLogger("opsdesk.worker")
 _stopping = threading.Event()
 RESCAN_S = 15  # how often the worker notices channels added, paused or edited
+_asked: set[str] = set()  # channels a person asked to poll now: their breaker does not hold them back
+LOST_LEADERSHIP = 3  # exit code: another worker is active now; a supervisor restarts this one as a standby
 
 
 def _poll(code: str) -> None:
     try:
-        poll_channel(code, should_stop=_stopping.is_set)
+        asked = code in _asked
+        _asked.discard(code)
+        poll_channel(code, should_stop=_stopping.is_set, respect_breaker=not asked)
     except Exception:  # a job never dies silently: log it whole, the next tick tries again
         log.exception("poll of %s failed", code)
 
@@ -78,6 +82,7 @@ def sync_jobs(scheduler: BlockingScheduler) -> None:
     for code in asked:  # "poll now" from the connector health page
         job = scheduler.get_job(f"poll:{code}")
         if job is not None:
+            _asked.add(code)
             job.modify(next_run_time=datetime.now(UTC))
             log.info("poll of %s requested from the desk", code)
 
@@ -89,17 +94,31 @@ def run_worker() -> None:
     signal.signal(signal.SIGTERM, lambda *_: _stopping.set())
     signal.signal(signal.SIGINT, lambda *_: _stopping.set())
     announced = False
-    while not leader.try_acquire():
+    while not _acquire(leader):
         if not announced:
-            log.info("another worker is active on this database; standing by")
+            log.info("another worker is active on this database (or it is unreachable); standing by")
             announced = True
         if _stopping.wait(5):
             return
     scheduler = BlockingScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
     )
-    sync_jobs(scheduler)
-    scheduler.add_job(sync_jobs, "interval", seconds=RESCAN_S, id="sync_jobs", args=[scheduler])
+    lost = threading.Event()
+
+    def _still_leading() -> None:
+        if not leader.still_held():
+            log.error("another worker took the lock while this one had lost its database session: standing down")
+            lost.set()
+            _stopping.set()
+
+    def _rescan() -> int:
+        sync_jobs(scheduler)
+        return 0
+
+    # A rescan that fails (the database is away) is logged and tried again at the next tick.
+    scheduler.add_job(_sweep, "interval", seconds=RESCAN_S, id="sync_jobs", args=["sync_jobs", _rescan],
+                      next_run_time=datetime.now(UTC))
+    scheduler.add_job(_still_leading, "interval", seconds=RESCAN_S, id="leadership")
     now = datetime.now(UTC)
     sweeps = (*SWEEPS, ("demo_returns", demo_returns.open_demo_returns, 45)) if demo_returns.enabled() else SWEEPS
     for job_id, fn, every in sweeps:
@@ -117,3 +136,13 @@ def run_worker() -> None:
     finally:
         leader.release()
         log.info("worker stopped")
+    if lost.is_set():
+        raise SystemExit(LOST_LEADERSHIP)
+
+
+def _acquire(leader: Leadership) -> bool:
+    try:
+        return leader.try_acquire()
+    except Exception as exc:  # the database is not there yet: wait like a standby, say why once per try
+        log.warning("cannot reach the database to take the worker lock: %s", exc)
+        return False

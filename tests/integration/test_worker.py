@@ -141,6 +141,7 @@ def test_poll_now_from_the_desk_moves_the_channels_next_poll_to_now(sqlite_url, 
     from core.connector_health import request_poll
     from core.enums import Role
     from core.models import Channel
+    from jobs import worker as worker_module
     from jobs.worker import sync_jobs
 
     monkeypatch.setenv("OPSDESK_DATABASE_URL", sqlite_url)
@@ -158,5 +159,7 @@ def test_poll_now_from_the_desk_moves_the_channels_next_poll_to_now(sqlite_url, 
             request_poll(session, channel_id, actor=Actor("olivia", role=Role.OPS_LEAD))
         sync_jobs(scheduler)
         assert scheduler.get_job("poll:sbx").next_run_time <= datetime.now(UTC) + timedelta(seconds=1)
+        assert "sbx" in worker_module._asked  # a person asked: the channel's breaker will not hold it back
     finally:
         scheduler.shutdown(wait=False)
+        worker_module._asked.clear()
