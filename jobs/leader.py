@@ -61,10 +61,16 @@ class Leadership:
         session: if the connection dropped (the database restarted, the network broke) the lock
         went with it, so take it again - unless another worker got it meanwhile.
         """
-        if self._conn is None:
-            return self._file is not None
+        if self._file is not None:
+            return True
+        if self._conn is None:  # lost earlier while the database was away: take it again now
+            try:
+                return self.try_acquire()
+            except Exception:  # still away: we cannot know; ask again next time
+                return True
         try:
             self._conn.scalar(text("SELECT 1"))
+            self._conn.commit()  # never leave the lock's session idle in a transaction
             return True
         except Exception:  # the session is gone, and the lock with it
             try:
@@ -83,5 +89,6 @@ class Leadership:
             self._file.close()
             self._file = None
         if self._conn is not None:
-            self._conn.close()  # ends the session, and with it the advisory lock
+            self._conn.invalidate()  # really closes it (not back to the pool): the session ends, the lock with it
+            self._conn.close()
             self._conn = None

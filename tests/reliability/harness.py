@@ -114,7 +114,14 @@ class Process:
         """SIGTERM, and the exit code once it has finished its current page."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # the worker dumps every thread's stack into its log
+            time.sleep(2)
+            self.kill()
+            raise AssertionError(f"no exit {timeout:.0f} s after SIGTERM; the threads it was stuck in:\n"
+                                 + self.log.read_text()[-6000:]) from None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -243,3 +250,90 @@ class Timer(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=60)
+
+
+class CuttableProxy:
+    """A TCP relay on 127.0.0.1 in front of the database server; ``cut()`` drops every connection and refuses
+    new ones (as a stopped server does) until ``restore()``. The shared PostgreSQL itself is never stopped."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._up = threading.Event()
+        self._up.set()
+        self._lock = threading.Lock()
+        self._open: list[Any] = []
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            if not self._up.is_set():
+                client.close()  # refused while "down"
+                continue
+            try:
+                upstream = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: Any, dst: Any) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+
+        self._up.clear()
+        self.cuts += 1
+        with self._lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._open.clear()
+
+    def restore(self) -> None:
+        self._up.set()
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+
+@contextmanager
+def locked_sqlite(url: str) -> Iterator[None]:
+    """Hold SQLite's write lock (as a long migration or a stuck process would) until the block ends."""
+    import sqlite3
+
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
