@@ -131,5 +131,6 @@ def add_user(
         session.add(user)
         session.flush()
         record_event(session, None, "user_added", actor, subject="user",
-                     detail={"username": name, "role": role.value})
+                     detail={"username": name, "role": role.value, "display_name": user.display_name,
+                             "timezone": timezone})
     return user

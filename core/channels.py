@@ -44,7 +44,8 @@ def add_channel(
         session.add(channel)
         session.flush()
         record_event(session, None, "channel_added", actor, subject="channel",
-                     detail={"code": code, "kind": kind.value, "base_url": base_url, "token_env": token_env})
+                     detail={"code": code, "kind": kind.value, "base_url": base_url, "token_env": token_env,
+                             "name": channel.name, "poll_interval_s": poll_interval_s})
     return channel
 
 

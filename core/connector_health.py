@@ -116,7 +116,7 @@ def set_channel_enabled(session: Session, channel_id: int, enabled: bool, *, act
             return False
         channel.enabled = enabled
         record_event(session, None, "channel_resumed" if enabled else "channel_paused", actor, subject="channel",
-                     detail={"channel": channel.code})
+                     detail={"channel": channel.code, "enabled": {"before": not enabled, "after": enabled}})
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from core.models import Event, utcnow
@@ -17,6 +18,16 @@ def plain_value(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool, dict, list)):
         return value
     return str(value.value if hasattr(value, "value") else value)
+
+
+class AppendOnly(RuntimeError):
+    """An attempt to change or remove a recorded event: the history is only ever added to."""
+
+
+@sa_event.listens_for(Event, "before_update")
+@sa_event.listens_for(Event, "before_delete")
+def _refuse_rewriting_history(mapper: Any, connection: Any, target: Event) -> None:
+    raise AppendOnly(f"Event {target.id} is part of the audit trail: events are never changed or deleted.")
 
 
 def record_event(
