@@ -58,7 +58,7 @@ def guarded(parse: Callable[[dict[str, Any]], TrackingUpdate], raw: Any, id_key:
         return parse(raw)
     except Invalid as exc:
         return Rejection(raw=raw, error=str(exc), external_id=number)
-    except (ValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
+    except (ValidationError, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
         why = (str(exc).strip().splitlines() or [""])[0]
         return Rejection(raw=raw, error=f"tracking: unreadable ({type(exc).__name__}: {why})", external_id=number)
 
@@ -86,7 +86,10 @@ def when(value: Any, where: str, *, naive_is_utc: bool = False) -> datetime:
         if not naive_is_utc:
             raise Invalid(f"{where}: timestamp without a time zone ({value[:40]!r})")
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    try:
+        return parsed.astimezone(UTC)  # the store keys scans on UTC: a time it cannot hold is refused here
+    except OverflowError:
+        raise Invalid(f"{where}: out of range ({value[:40]!r})") from None
 
 
 def maybe_when(value: Any) -> datetime | None:
@@ -97,7 +100,10 @@ def maybe_when(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def place(*parts: Any) -> str | None:

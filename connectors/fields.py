@@ -70,7 +70,10 @@ def when(value: Any, path: str, *, required: bool = True, naive_is_utc: bool = F
         if not naive_is_utc:
             raise Invalid(f"{path}: has no time zone")
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00: before the first instant UTC can hold
+        raise Invalid(f"{path}: out of range ({value[:40]!r})") from None
 
 
 def money(value: Any, path: str) -> Decimal:

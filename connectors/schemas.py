@@ -6,17 +6,48 @@ Connectors build these from each channel's own wire format; core ingests them. O
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from core.enums import FinancialStatus, OrderStatus, TrackingStatus
+
+# Times a record may carry: enough for any real order or scan, far from the edges of datetime.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any, info: ValidationInfo) -> Any:
+        # NUL has no meaning in any field and PostgreSQL refuses it in text: a hostile "a\x00b" would
+        # otherwise fail the whole page at the store. A rejection's raw payload is kept as sent.
+        if info.field_name == "raw":
+            return value
+        return _without_nul(value)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _time_in_range(cls, value: Any) -> Any:
+        # Core adds days to these (ship-by, SLA windows): a year-9999 time would overflow there, mid-page.
+        if isinstance(value, datetime) and not EARLIEST <= value <= LATEST:
+            raise ValueError(f"{value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+        return value
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list | tuple):
+        return type(value)(_without_nul(v) for v in value)
+    if isinstance(value, dict) and any(isinstance(k, str) and "\x00" in k for k in value):
+        return {_without_nul(k): v for k, v in value.items()}
+    return value
 
 
 class Address(Record):
@@ -96,6 +127,18 @@ class Rejection(Record):
     raw: Any
     error: str
     external_id: str | None = None
+
+    @field_validator("external_id", "error", mode="before")
+    @classmethod
+    def _labels_encodable(cls, value: Any) -> Any:
+        # A lone surrogate ("\\ud800" in the JSON) has no UTF-8 form; spelled out, the letter still lands.
+        return value.encode("utf-8", "backslashreplace").decode() if isinstance(value, str) else value
+
+    @field_validator("external_id")
+    @classmethod
+    def _id_fits(cls, value: str | None) -> str | None:
+        # Only a label for the dead letter (its column holds 120): a hostile id must not lose the letter.
+        return value[:120] or None if value else None
 
 
 class Page(Record):

@@ -80,7 +80,7 @@ def parse_order(raw: Any) -> ChannelOrder | Rejection:
         return _order(raw)
     except _Invalid as exc:
         return Rejection(raw=raw, error=str(exc), external_id=external_id)
-    except (ValidationError, TypeError, ValueError, AttributeError, KeyError) as exc:
+    except (ValidationError, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
         # Belt and braces: anything the explicit checks missed still becomes a dead letter.
         why = (str(exc).strip().splitlines() or [""])[0]
         error = f"order: unreadable ({type(exc).__name__}: {why})"
@@ -204,6 +204,8 @@ def _when(raw: Mapping[str, Any], key: str, path: str, *, required: bool = True)
         return _AWARE.validate_python(value).astimezone(UTC)
     except ValidationError as exc:
         raise _Invalid(f"{path}: {exc.errors(include_url=False)[0]['msg']}") from None
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00: before the first instant UTC can hold
+        raise _Invalid(f"{path}: out of range ({str(value)[:40]!r})") from None
 
 
 def _list(raw: Mapping[str, Any], key: str, where: str = "") -> list[Any]:

@@ -79,7 +79,7 @@ def apply_page(session: Session, channel: Channel, page: Page, *, run_id: int | 
         triage_orders(session, touched, actor=actor, context=context)
         result.skipped += len(page.records) - len(newest)
         for rejection in page.rejected:
-            raw = _dump(rejection.raw)
+            raw = raw_text(rejection.raw)
             if _already_dead(session, channel.id, rejection.external_id, raw):
                 result.skipped += 1  # the same broken record, fetched again at the cursor: one letter is enough
                 continue
@@ -128,13 +128,14 @@ def _order_fields(channel: Channel, record: ChannelOrder, policy: SlaPolicy | No
     return {
         "number": record.number,
         "financial_status": record.financial_status,
-        "fulfillment_status": record.raw_fulfillment_status,
+        # Clipped to their columns: a channel's word or region is not a reason to lose the order.
+        "fulfillment_status": _fit(record.raw_fulfillment_status, 32),
         "customer_name": record.customer_name,
         "email": record.email,
         "phone": record.phone or (address.phone if address else None),
         "ship_to": address.model_dump(mode="json") if address else {},
         "ship_country": address.country_code if address else None,
-        "ship_region": address.region if address else None,
+        "ship_region": _fit(address.region, 20) if address else None,
         "total": record.total,
         "currency": record.currency,
         "placed_at": record.placed_at,
@@ -148,9 +149,13 @@ def _order_fields(channel: Channel, record: ChannelOrder, policy: SlaPolicy | No
         "search_number": search.norm_number(record.number),
         "search_email": search.norm_text(record.email),
         "search_name": search.norm_text(record.customer_name),
-        "search_last": search.last_name(record.customer_name),
+        "search_last": _fit(search.last_name(record.customer_name), 120),
         "search_phone_rev": search.phone_key(record.phone or (address.phone if address else None)),
     }
+
+
+def _fit(value: str | None, length: int) -> str | None:
+    return value[:length] if value else value
 
 
 def _policy(channel: Channel) -> SlaPolicy:
@@ -265,7 +270,7 @@ def _add_shipment(session: Session, order: Order, parcel: ChannelFulfillment, ac
     """A parcel the channel reports: stored once per tracking number, lines marked shipped."""
     shipment = Shipment(
         order_id=order.id, external_id=parcel.external_id, source="channel", carrier=parcel.carrier,
-        service=parcel.service, tracking_number=parcel.tracking_number, status=ShipmentStatus.LABEL_CREATED,
+        service=_fit(parcel.service, 60), tracking_number=parcel.tracking_number, status=ShipmentStatus.LABEL_CREATED,
         shipped_at=parcel.shipped_at,
     )
     session.add(shipment)
@@ -285,7 +290,21 @@ def _add_shipment(session: Session, order: Order, parcel: ChannelFulfillment, ac
                          "shipped_at": parcel.shipped_at.isoformat()})
 
 
-def _dump(raw: Any) -> str:
-    if isinstance(raw, str):
-        return raw
-    return json.dumps(raw, default=str, ensure_ascii=False)
+def raw_text(raw: Any) -> str:
+    """A rejected payload as the dead-letter text: its JSON (a bare string as it came), storable on both backends.
+
+    NUL (PostgreSQL refuses it in text) and lone surrogates (no UTF-8 form) are written as JSON
+    escapes instead; the replay's ``json.loads`` reads them back as they were sent.
+    """
+    text = raw if isinstance(raw, str) else json.dumps(raw, default=str, ensure_ascii=False)
+    if "\x00" in text or not _utf8(text):
+        text = json.dumps(raw, default=str)
+    return text
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

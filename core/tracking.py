@@ -10,7 +10,6 @@ with no scan for 72 h (a setting); a new scan closes it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from core.db import writing
 from core.enums import ActorKind, HoldCode, HoldState, OrderStatus, Permission, ShipmentStatus, TrackingStatus
 from core.events import record_event
 from core.holds import clear_hold, open_hold
+from core.ingest import raw_text
 from core.models import CarrierAccount, DeadLetter, Hold, Order, Shipment, TrackingEvent, utcnow
 from core.settings import read_setting
 from core.status import move_order
@@ -104,7 +104,7 @@ def apply_tracking(session: Session, account: CarrierAccount, shipment_ids: Sequ
         for item in results:
             if isinstance(item, Rejection):
                 session.add(DeadLetter(channel_id=None, carrier_account_id=account.id, connector=account.code,
-                                       run_id=run_id, external_id=item.external_id, raw=_dump(item.raw),
+                                       run_id=run_id, external_id=item.external_id, raw=raw_text(item.raw),
                                        error=item.error, received_at=utcnow()))
                 result.rejected += 1
                 continue
@@ -244,7 +244,4 @@ def scans_of(session: Session, shipment_ids: Sequence[int]) -> int:
     return session.scalar(select(func.count()).select_from(TrackingEvent)
                           .where(TrackingEvent.shipment_id.in_(list(shipment_ids)))) or 0
 
-
-def _dump(raw: object) -> str:
-    return raw if isinstance(raw, str) else json.dumps(raw, default=str, ensure_ascii=False)
 
