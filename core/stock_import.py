@@ -94,7 +94,7 @@ def import_stock_csv(
     actor.require(Permission.ADJUST_STOCK)
     if mode not in ("receipt", "count"):
         raise InvalidInput(f"Unknown import mode {mode!r}: use receipt or count.")
-    records = list(csv.reader(io.StringIO(_text(file_like), newline="")))
+    records = _records(_text(file_like))
     with reading(session):
         codes = {code.upper(): (loc_id, code) for loc_id, code in session.execute(select(Location.id, Location.code))}
     parsed = _validate(records, mode, codes, progress)
@@ -117,6 +117,16 @@ def _text(file_like: IO[bytes] | IO[str] | bytes | str) -> str:
         except UnicodeDecodeError as exc:
             raise ImportRejected([RowError(1, "-", f"the file is not UTF-8 text ({exc.reason})")]) from exc
     return data.removeprefix("\ufeff")
+
+
+def _records(text: str) -> list[list[str]]:
+    """The CSV rows; a file the csv module cannot read (e.g. a field past its size limit) is a row problem."""
+    records: list[list[str]] = []
+    try:
+        records.extend(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise ImportRejected([RowError(len(records) + 1, "-", f"unreadable CSV: {exc}")]) from None
+    return records
 
 
 def _validate(records: list[list[str]], mode: Mode, codes: dict[str, tuple[int, str]],
@@ -164,6 +174,9 @@ def _validate(records: list[list[str]], mode: Mode, codes: dict[str, tuple[int, 
         elif len(sku) > 80:
             bad("sku", "SKU is longer than 80 characters")
         quantity = _quantity(qty, mode, bad)
+        for name in ("sku", "reason", "reference"):
+            if "\x00" in cell(name):  # never meant, and PostgreSQL refuses it in text
+                bad(name, f"{name} contains a NUL character")
         if len(cell("reason")) > 200:
             bad("reason", "reason is longer than 200 characters")
         if len(cell("reference")) > 120:
@@ -190,6 +203,10 @@ def _quantity(text: str, mode: Mode, bad: Callable[[str, str], None]) -> int | N
         return None
     if not (digits.isascii() and digits.isdigit()):
         bad("quantity", f"quantity {text!r} is not a whole number")
+        return None
+    if len(digits.lstrip("0")) > len(str(MAX_QUANTITY)):  # before int(): it refuses over 4,300 digits
+        shown = text if len(text) <= 20 else text[:20] + "\u2026"
+        bad("quantity", f"quantity {shown} is more than the {MAX_QUANTITY:,} allowed")
         return None
     value = int(digits)
     if value > MAX_QUANTITY:
