@@ -19,13 +19,13 @@ def resolve_order(session: Session, ref: str) -> int:
 
     A number shared by orders of several channels is ambiguous and says which channels to pick from.
     """
-    ref = ref.strip()
+    ref = search.clean_term(ref)
     if not ref:
         raise InvalidInput("Give an order number, channel order id or internal id.")
     if ":" in ref:
         code, _, rest = ref.partition(":")
-        if code == "id" and rest.isdigit():
-            return _by_id(session, int(rest))
+        if code == "id" and search.internal_id(rest) is not None:
+            return _by_id(session, search.internal_id(rest))
         ids = session.execute(
             select(Order.id).join(Channel).where(Channel.code == code, Order.search_number == search.norm_number(rest))
         ).scalars().all()
@@ -34,8 +34,8 @@ def resolve_order(session: Session, ref: str) -> int:
     if not ids:
         ids = session.scalars(select(Order.id).where(Order.channel_id.in_(select(Channel.id)),
                                                      Order.external_id == ref)).all()
-    if not ids and ref.isdigit():
-        return _by_id(session, int(ref))
+    if not ids and search.internal_id(ref) is not None:
+        return _by_id(session, search.internal_id(ref))
     return _one(ids, ref, session)
 
 

@@ -85,7 +85,7 @@ def _queue_conditions(flt: QueueFilter) -> tuple[list[ColumnElement[bool]], dict
     if flt.placed_to:
         conds.append(Order.placed_at < bindparam("placed_to", type_=Order.placed_at.type))
         values["placed_to"] = datetime.combine(flt.placed_to + timedelta(days=1), time(), zone).astimezone(UTC)
-    if flt.text.strip():
+    if search.clean_term(flt.text):
         conds.append(search_condition(flt.text))
     return conds, values
 
@@ -115,7 +115,7 @@ def _queue_statements(shape: tuple[bool, ...]) -> tuple[Select, Select]:
 def order_queue(session: Session, flt: QueueFilter, *, page: int = 1, page_size: int = 50) -> Page:
     """One page of the live queue, sorted by ship-by then placed time, with the filtered total."""
     conds, values = _queue_conditions(flt)
-    if flt.text.strip():
+    if search.clean_term(flt.text):
         page_stmt, count_stmt = _build_queue_statements(conds)
     else:
         page_stmt, count_stmt = _queue_statements(
@@ -158,7 +158,7 @@ def search_condition(term: str) -> ColumnElement[bool]:
     The matches are collected as a UNION of equality and prefix-range look-ups, each on its own
     index, so the plan does not depend on table statistics and stays fast at millions of orders.
     """
-    raw = term.strip()[:200]
+    raw = search.clean_term(term)[:200]
     text = search.norm_text(raw) or ""
     branches: list[Select] = [
         select(Order.id).where(Order.search_number == search.norm_number(raw)),
@@ -181,7 +181,7 @@ def _prefix(column, prefix: str) -> ColumnElement[bool]:  # type: ignore[no-unty
 
 def find_orders(session: Session, term: str, *, limit: int = 50) -> pd.DataFrame:
     """Orders matching a support search, newest first."""
-    if not term.strip():
+    if not search.clean_term(term):
         return _frame([])
     stmt = _row_select().where(search_condition(term)).order_by(Order.placed_at.desc()).limit(limit)
     return _frame(session.connection().execute(stmt).all())

@@ -116,7 +116,7 @@ def status_counts(session: Session) -> dict[ReturnStatus, int]:
 
 def find_returns(session: Session, ref: str, *, limit: int = 20) -> list[int]:
     """RMAs matching an RMA number, an order number or a tracking number (the return's or the outbound parcel's)."""
-    ref = ref.strip()
+    ref = search.clean_term(ref)
     if not ref:
         raise InvalidInput("Give an RMA number, an order number or a tracking number.")
     by_order = select(Order.id).where(Order.search_number == search.norm_number(ref))

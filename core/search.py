@@ -7,6 +7,12 @@ import re
 _SPACES = re.compile(r"\s+")
 
 
+def clean_term(term: str) -> str:
+    """What a search box was given, without surrounding blanks, NUL (PostgreSQL refuses it) or lone surrogates
+    (no UTF-8 form): neither is ever meant, and either would fail the query instead of finding nothing."""
+    return term.encode("utf-8", "ignore").decode().replace("\x00", "").strip()
+
+
 def norm_text(value: str | None) -> str | None:
     """Lower case, single spaces, no surrounding blanks; None when nothing is left."""
     if not value:
@@ -29,6 +35,11 @@ def phone_key(value: str | None) -> str | None:
     """Digits reversed, so '555 1234' finds '+1 (415) 555-1234' with a prefix search."""
     digits = "".join(ch for ch in value or "" if ch.isdigit())
     return digits[::-1] or None
+
+
+def internal_id(text: str) -> int | None:
+    """``text`` as an internal id when it can be one (ASCII digits, within a 64-bit integer)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def prefix_upper_bound(prefix: str) -> str:
