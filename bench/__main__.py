@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.app_page import measure_queue_page
+from bench.connectors_bench import measure_carrier_poll, measure_channel_ingest
 from bench.generate import BENCH_PASSWORD, BENCH_USER, DAYS, remove_database
 from bench.ingest_bench import measure_ingest
 from bench.measure import Measure, peak_rss_mb, table
@@ -137,6 +138,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         small.dispose()
     # The worker's paths before AppTest loads Streamlit and a UI session into this process: the
     # worker process holds neither, and their objects would make every garbage collection slower.
+    if args.connectors:
+        log(f"connectors end to end: {args.connectors:,} orders per channel, {args.connectors:,} parcels per carrier")
+        measures.extend(measure_channel_ingest(args.connectors))
+        measures.extend(measure_carrier_poll(args.connectors))
     log(f"ingest: {args.ingest_pages} pages of 250")
     measures.extend(measure_ingest(engine, str(db), args.ingest_pages))
     log(f"allocation: {args.alloc_orders:,} READY orders, worker job vs bare SQL")
@@ -183,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-from", type=int, help="also time the queue at this many orders")
     parser.add_argument("--sla-scale-from", type=int, default=100_000,
                         help="also time the SLA history at this many orders (0: skip)")
+    parser.add_argument("--connectors", type=int, default=0, metavar="N",
+                        help="also poll N sandbox orders per channel kind and N parcels per carrier, end to end "
+                             "(the #4 targets use 10000; slow: the channels' own rate limits apply)")
     parser.add_argument("--reps", type=int, default=20, help="timed repetitions per measure (after a warm-up)")
     parser.add_argument("--naive-reps", type=int, help="repetitions of the naive pandas queue")
     parser.add_argument("--ingest-pages", type=int, default=20, help="timed pages of 250 orders")

@@ -94,6 +94,7 @@ class Parcels:
         self._worlds, self._now, self.seed, self.speed = worlds, now, seed, speed
         self.malformed_rate = malformed_rate
         self._known: dict[str, Parcel] = {}
+        self._indexed: dict[str, int] = {}  # world name -> its version when its parcels were last learnt
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -125,7 +126,11 @@ class Parcels:
 
     def _index_shops(self) -> None:
         """Learn every parcel the shops have shipped so far (their fulfillments carry the tracking numbers)."""
-        for world in list(self._worlds.values()):
+        for name, world in list(self._worlds.items()):
+            seen = self._indexed.get(name, -1)
+            if not world.changed_since(seen):
+                continue  # a desk number looked up a hundred times a batch must not rescan every shop each time
+            self._indexed[name] = world.version
             for row in world.rows():
                 for fulfillment in row.data.get("fulfillments") or []:
                     number = fulfillment.get("tracking_number")

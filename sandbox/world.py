@@ -149,6 +149,7 @@ class World:
         self.lock = threading.RLock()
         self._rng = random.Random(seed)
         self._orders: dict[int, OrderRow] = {}
+        self.version = 0  # bumped by every new order and every change: readers can tell nothing changed
         self._events: list[tuple[datetime, int, int, str, tuple[Any, ...]]] = []
         self._seq = self._count = self._line_seq = self._fulfillment_seq = 0
         self._customers: list[dict[str, Any]] = []
@@ -179,6 +180,12 @@ class World:
                     getattr(self, f"_on_{kind}")(self._orders[oid], when, *args)
                 else:
                     return
+
+    def changed_since(self, version: int) -> bool:
+        """Whether any order was created or changed (as of now) since ``version``."""
+        with self.lock:
+            self.advance()
+            return self.version != version
 
     def rows(self) -> list[OrderRow]:
         """Every order as of now (payloads are shared: treat them as read-only)."""
@@ -302,6 +309,7 @@ class World:
         marks = random.Random(f"{self.seed}:{oid}")  # per order, so the rate never shifts the shop
         malformed = marks.choice(MALFORMED_KINDS) if marks.random() < self.malformed_rate else None
         self._orders[oid] = OrderRow(oid, created, created, False, False, data, malformed)
+        self.version += 1
         self._plan(oid, created, financial, [li["id"] for li in lines], carriers, clone_of is None)
 
     def _plan(self, oid: int, created: datetime, financial: str, line_ids: list[int], carriers: list[str],
@@ -350,6 +358,7 @@ class World:
     def _put(self, row: OrderRow, when: datetime, changes: dict[str, Any], **flags: bool) -> None:
         data = {**row.data, **changes, "updated_at": self._ts(when)}
         self._orders[row.id] = row._replace(data=data, updated=when, **flags)
+        self.version += 1
 
     def _on_pay(self, row: OrderRow, when: datetime) -> None:
         self._put(row, when, {"financial_status": "paid"})  # only pending orders, never cancelled, get this
