@@ -26,7 +26,7 @@ from core.tracking import apply_tracking
 from tests.factories import make_channel
 from tests.hostile import deep, load_fixtures, mutated
 
-EXAMPLES = {"sqlite": 60, "postgres": 15}
+EXAMPLES = {"sqlite": 40, "postgres": 10}
 
 
 def _reset(db) -> None:  # type: ignore[no-untyped-def]
@@ -89,7 +89,7 @@ def test_a_page_of_mangled_orders_lands_whole_per_order_or_in_the_dead_letters(k
 
 # The inputs hypothesis found, pinned: each once failed a whole page (year 9999 overflowed the
 # ship-by arithmetic; NUL, a 33-character status or a 21-character region failed on PostgreSQL).
-@pytest.mark.parametrize("change", [
+FOUND = [
     {"created_at": "9999-12-31T23:59:59Z", "updated_at": "9999-12-31T23:59:59Z"},
     {"note": "a\x00b", "email": "x\x00@example.com"},
     {"id": "\x00"},
@@ -99,11 +99,14 @@ def test_a_page_of_mangled_orders_lands_whole_per_order_or_in_the_dead_letters(k
     {"shipping_address": {"name": "A " + "b" * 150, "address1": "1 Main St", "city": "Newark",
                           "province_code": "p" * 21, "country_code": "US", "phone": "1" * 39}},
     {"id": deep(900)},
-], ids=["year-9999", "nul", "nul-id", "long-id", "long-status", "long-tags", "long-address", "deep-id"])
-def test_each_hostile_shopify_order_found_so_far_lands_or_is_dead_lettered_with_the_rest_of_the_page(db, change):
+]
+
+
+def test_each_hostile_shopify_order_found_so_far_lands_or_is_dead_lettered_with_the_rest_of_the_page(db):
     good, bad = load_fixtures("shopify")[:2]
-    _orders_page_property(db, ChannelKind.SHOPIFY, [good, {**bad, **change}])
-    assert db.scalar(select(func.count()).select_from(Order)) >= 1  # the good order was not lost with it
+    for change in FOUND:
+        _orders_page_property(db, ChannelKind.SHOPIFY, [good, {**bad, **change}])
+        assert db.scalar(select(func.count()).select_from(Order)) >= 1, change  # the good order landed
 
 
 # --- Tracking --------------------------------------------------------------------------------

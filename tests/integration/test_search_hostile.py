@@ -79,7 +79,7 @@ def _search_property(db, term: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_any_search_text_answers_with_only_what_it_really_matches(orders, request):
-    @settings(max_examples=25 if "postgres" in request.node.callspec.id else 150)
+    @settings(max_examples=20 if "postgres" in request.node.callspec.id else 100)
     @given(term=terms)
     def check(term):  # type: ignore[no-untyped-def]
         _search_property(orders, term)
@@ -88,10 +88,11 @@ def test_any_search_text_answers_with_only_what_it_really_matches(orders, reques
     check()
 
 
-@pytest.mark.parametrize("term", ["\x00", "ada\x00", "#1001\x00", "1Z999AA10123456784\x00", "\x00" * 10_000])
-def test_nul_in_a_search_box_is_ignored_not_an_error(orders, term):
-    _search_property(orders, term)
-    assert set(find_orders(orders, term)["id"]) == _allowed(orders, term.replace("\x00", ""))
+def test_nul_in_a_search_box_is_ignored_not_an_error(orders):
+    for term in ["\x00", "ada\x00", "#1001\x00", "1Z999AA10123456784\x00", "\x00" * 10_000]:
+        _search_property(orders, term)
+        assert set(find_orders(orders, term)["id"]) == _allowed(orders, term.replace("\x00", ""))
+    assert len(find_orders(orders, "1Z999AA10123456784\x00")) == 1
 
 
 def test_metacharacters_match_literally(orders):
@@ -99,8 +100,8 @@ def test_metacharacters_match_literally(orders):
     assert find_orders(orders, "%").empty and find_orders(orders, "_").empty and find_orders(orders, "' OR '1'='1").empty
 
 
-@pytest.mark.parametrize("term", ["9" * 2_000, "id:" + "9" * 30, "²", "id:²", "\ud800", "ada\udfff"])
-def test_digits_no_id_can_hold_and_lone_surrogates_find_nothing_instead_of_failing(orders, term):
-    _search_property(orders, term)
-    with pytest.raises((NotFound, InvalidInput)):  # "no such order" / "give a reference", said in words
-        resolve_order(orders, term)
+def test_digits_no_id_can_hold_and_lone_surrogates_find_nothing_instead_of_failing(orders):
+    for term in ["9" * 2_000, "id:" + "9" * 30, "²", "id:²", "\ud800", "ada\udfff"]:
+        _search_property(orders, term)
+        with pytest.raises((NotFound, InvalidInput)):  # "no such order" / "give a reference", said in words
+            resolve_order(orders, term)
