@@ -89,6 +89,22 @@ class ChannelFulfillment(Record):
     line_quantities: dict[str, int] = Field(default_factory=dict)
 
 
+class ChannelReturnLine(Record):
+    """Units of one order line the channel says are coming back."""
+
+    line_external_id: str = Field(min_length=1, max_length=120)
+    quantity: int = Field(gt=0, le=100_000)
+
+
+class ChannelReturn(Record):
+    """Goods the channel itself took back (a Shopify refund with restock_type "return"): core opens an RMA."""
+
+    external_id: str = Field(min_length=1, max_length=120)
+    created_at: AwareDatetime
+    note: str | None = Field(default=None, max_length=2000)
+    lines: tuple[ChannelReturnLine, ...] = Field(min_length=1)
+
+
 class ChannelOrder(Record):
     """One order as OpsDesk understands it, whatever channel it came from."""
 
@@ -114,6 +130,7 @@ class ChannelOrder(Record):
     note: str | None = Field(default=None, max_length=2000)
     lines: tuple[ChannelLine, ...] = Field(min_length=1)
     fulfillments: tuple[ChannelFulfillment, ...] = ()
+    returns: tuple[ChannelReturn, ...] = ()  # returns the channel opened itself, oldest first
 
     @field_validator("currency")
     @classmethod
