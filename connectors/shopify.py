@@ -11,11 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
+from connectors.fields import Invalid as _Invalid
+from connectors.fields import build as _build
+from connectors.fields import clip as _clip
+from connectors.fields import first_text as _first_text
+from connectors.fields import guarded, joined, parse_cursor, readable_id, utc_iso
+from connectors.fields import items as _list
+from connectors.fields import obj as _dict_or_none
+from connectors.fields import text as _text
 from connectors.http import BadResponse, json_body, make_client, next_link, send_with_retry
 from connectors.schemas import (
     Address,
@@ -62,7 +70,6 @@ _DEAD_FULFILLMENT_STATES = frozenset({"cancelled", "error", "failure"})
 # Shopify's own word for a tracking number whose carrier it does not know.
 _UNKNOWN_CARRIER = "Other"
 _AWARE = TypeAdapter(AwareDatetime)
-M = TypeVar("M", bound=BaseModel)
 
 
 def channel_status(fulfillment_status: str | None, cancelled_at: object) -> OrderStatus | None:
@@ -72,24 +79,9 @@ def channel_status(fulfillment_status: str | None, cancelled_at: object) -> Orde
     return FULFILLMENT_STATUS.get(fulfillment_status)
 
 
-class _Invalid(ValueError):
-    """One readable problem in a raw order, already phrased as 'path: reason'."""
-
-
 def parse_order(raw: Any) -> ChannelOrder | Rejection:
     """Normalize one order from Shopify's REST JSON; a broken one becomes a Rejection, never an exception."""
-    external_id = _readable_id(raw)
-    try:
-        if not isinstance(raw, dict):
-            raise _Invalid(f"order: expected a JSON object, got {type(raw).__name__}")
-        return _order(raw)
-    except _Invalid as exc:
-        return Rejection(raw=raw, error=str(exc), external_id=external_id)
-    except (ValidationError, TypeError, ValueError, AttributeError, KeyError, ArithmeticError) as exc:
-        # Belt and braces: anything the explicit checks missed still becomes a dead letter.
-        why = (str(exc).strip().splitlines() or [""])[0]
-        error = f"order: unreadable ({type(exc).__name__}: {why})"
-        return Rejection(raw=raw, error=error, external_id=external_id)
+    return guarded(_order, raw, readable_id(raw, "id"))
 
 
 def _order(raw: dict[str, Any]) -> ChannelOrder:
@@ -221,19 +213,6 @@ def _address(raw: dict[str, Any]) -> Address:
     return _build(Address, fields, "shipping_address", {"region": "province_code", "postal_code": "zip"})
 
 
-def _build(model: type[M], fields: dict[str, Any], where: str, names: Mapping[str, str]) -> M:
-    """Validate ``fields`` into ``model``; re-raise the first problem under Shopify's own field path."""
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        first = errors[0]
-        loc = [names.get(str(p), str(p)) if k == 0 else str(p) for k, p in enumerate(first["loc"])]
-        path = ".".join(([where] if where else []) + loc) or where or "order"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise _Invalid(f"{path}: {first['msg']}{more}") from None
-
-
 def _when(raw: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> datetime | None:
     """A Shopify timestamp (with offset) as an aware UTC datetime."""
     value = raw.get(key)
@@ -249,24 +228,6 @@ def _when(raw: Mapping[str, Any], key: str, path: str, *, required: bool = True)
         raise _Invalid(f"{path}: out of range ({str(value)[:40]!r})") from None
 
 
-def _list(raw: Mapping[str, Any], key: str, where: str = "") -> list[Any]:
-    value = raw.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _Invalid(f"{where + '.' if where else ''}{key}: expected a list")
-    return value
-
-
-def _dict_or_none(raw: Mapping[str, Any], key: str) -> dict[str, Any] | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _Invalid(f"{key}: expected an object")
-    return value
-
-
 def _customer_name(customer: Mapping[str, Any], *addresses: Mapping[str, Any] | None) -> str:
     """The customer's own name, else the name on the first address that has one."""
     full = _full_name(customer)
@@ -278,7 +239,7 @@ def _customer_name(customer: Mapping[str, Any], *addresses: Mapping[str, Any] | 
 
 
 def _full_name(record: Mapping[str, Any]) -> str:
-    return " ".join(p for p in (_text(record.get("first_name")), _text(record.get("last_name"))) if p)
+    return joined(record.get("first_name"), record.get("last_name"))
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -293,47 +254,8 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(t for t in (p.strip() for p in parts) if t)
 
 
-def _text(value: Any) -> str | None:
-    """A stripped string, or None for null/blank; numbers (zip codes, phones) become strings."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        value = str(value)
-    if not isinstance(value, str):
-        return None
-    return value.strip() or None
-
-
-def _first_text(*values: Any) -> str | None:
-    return next((t for t in map(_text, values) if t), None)
-
-
 def _word(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _clip(value: str | None, limit: int) -> str | None:
-    # Display-only text: an over-long note must not dead-letter an otherwise good order.
-    if value is None or len(value) <= limit:
-        return value
-    return value[: limit - 1] + "\u2026"
-
-
-def _readable_id(raw: Any) -> str | None:
-    if isinstance(raw, dict) and isinstance(raw.get("id"), int | str) and not isinstance(raw.get("id"), bool):
-        return str(raw["id"]) or None
-    return None
-
-
-def _utc_iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
-
-
-def _parse_cursor(cursor: str) -> datetime:
-    parsed = datetime.fromisoformat(cursor)
-    if parsed.tzinfo is None:
-        raise ValueError(f"cursor {cursor!r} has no time zone")
-    return parsed.astimezone(UTC)
 
 
 class ShopifyRest:
@@ -383,16 +305,16 @@ class ShopifyRest:
         Each page's cursor is the latest ``updated_at`` seen so far (rejected records
         included), never earlier than the input cursor.
         """
-        high = _parse_cursor(cursor) if cursor else None
+        high = parse_cursor(cursor)
         url: str | None = f"/admin/api/{self.api_version}/orders.json"
         params: dict[str, Any] | None = {"status": "any", "limit": self.page_size, "order": "updated_at asc"}
         if high is not None:
-            params["updated_at_min"] = _utc_iso(high)
+            params["updated_at_min"] = utc_iso(high)
         while url:
             resp = send_with_retry(self._client, "GET", url, params=params, **self._retry)
             records, rejected, high = self._parse_page(resp, high)
             yield Page(records=tuple(records), rejected=tuple(rejected),
-                       cursor=_utc_iso(high) if high else None)
+                       cursor=utc_iso(high) if high else None)
             # The next URL already carries page_info and limit; Shopify refuses anything else.
             url, params = self._checked_next(next_link(resp.headers.get("Link"))), None
 
