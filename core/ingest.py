@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from connectors.schemas import ChannelFulfillment, ChannelOrder, Page
 from core import search
 from core.auth import Actor, channel_actor
+from core.channel_returns import open_channel_returns
 from core.db import insert_rows, insert_rows_counted, writing
 from core.enums import ActorKind, OrderStatus, ShipmentStatus
 from core.errors import InvalidTransition
@@ -202,6 +203,10 @@ def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder],
         order = session.get_one(Order, oid, options=[selectinload(Order.lines)])
         for parcel in record.fulfillments:
             _add_shipment(session, order, parcel, actor)
+    for oid, record in zip(ids, records, strict=True):
+        if record.returns:  # after its parcels: a return is capped at what shipped
+            open_channel_returns(session, session.get_one(Order, oid, options=[selectinload(Order.lines)]),
+                                 record.returns, actor)
     return [NewOrder(oid, row["search_email"], r.placed_at, r.external_id, row["ship_to"])
             for oid, r, row in zip(ids, records, rows, strict=True)]
 
@@ -246,6 +251,7 @@ def _apply_update(session: Session, channel: Channel, order: Order, record: Chan
     for parcel in record.fulfillments:
         if parcel.tracking_number not in known:
             _add_shipment(session, order, parcel, actor)
+    open_channel_returns(session, order, record.returns, actor)
     if "ship_by" in changed:
         sync_hold_deadlines(session, order.id, order.ship_by)
     interesting = {k: v for k, v in changed.items() if k not in _QUIET_FIELDS}

@@ -6,6 +6,7 @@ exercise them directly (DESIGN.md section 4, "Returns inspection").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -108,3 +109,21 @@ def over_received(lines: list[tuple[str, int, int]]) -> str | None:
 def status_after_inspection(refunds_decided: list[bool]) -> ReturnStatus:
     """Inspected until every line's refund is decided; then closed."""
     return ReturnStatus.CLOSED if all(refunds_decided) else ReturnStatus.INSPECTED
+
+
+# Words in a channel's refund note that name the reason plainly, first match wins; else "other".
+_NOTE_REASONS: tuple[tuple[re.Pattern[str], ReturnReason], ...] = tuple((re.compile(rf"\b(?:{words})\b"), reason) for words, reason in (
+    (r"damaged|broken|cracked|torn", ReturnReason.DAMAGED),
+    (r"defect\w*|faulty|not working|doesn'?t work|does not work|stopped working", ReturnReason.DEFECTIVE),
+    (r"wrong (?:item|product|colou?r|model)|sent the wrong", ReturnReason.WRONG_ITEM),
+    (r"not as (?:described|pictured|advertised)", ReturnReason.NOT_AS_DESCRIBED),
+    (r"size|fit|fits|too (?:small|big|large|tight|loose)", ReturnReason.SIZE_OR_FIT),
+    (r"changed? (?:my |of )?mind|no longer (?:need|want)\w*", ReturnReason.CHANGED_MIND),
+    (r"(?:arrived|came|too) late|delayed", ReturnReason.ARRIVED_LATE),
+))
+
+
+def reason_from_note(note: str | None) -> ReturnReason:
+    """The reason a channel's free-text refund note names plainly (e.g. "too small": size or fit), else other."""
+    text = (note or "").lower()
+    return next((reason for pattern, reason in _NOTE_REASONS if pattern.search(text)), ReturnReason.OTHER)

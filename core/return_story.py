@@ -55,4 +55,7 @@ def describe_return(kind: str, d: dict[str, Any]) -> str:
         return f"Return {rma}: refund for {d.get('sku')} set to {d.get('after')}{note}."
     if kind == "return_closed":
         return f"Return {rma} closed: refunds total {d.get('refund_total')} (recorded, not paid by OpsDesk)."
+    if kind == "return_channel_skipped":
+        return (f"The channel reported a return (refund {d.get('external_id')}), but no RMA was opened: "
+                f"{d.get('why')}.")
     return f"Return {rma}: {kind.removeprefix('return_').replace('_', ' ')}."

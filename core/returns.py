@@ -107,7 +107,7 @@ def authorise_return(
         tracking = (tracking_number or "").strip() or None
         now = utcnow()
         rma = Return(
-            number=_new_number(session, order), order_id=order.id, reason=ReturnReason(wanted[0].reason),
+            number=new_rma_number(session, order), order_id=order.id, reason=ReturnReason(wanted[0].reason),
             note=note.strip()[:2000] or None, location_id=where.id, tracking_number=tracking,
             status=ReturnStatus.IN_TRANSIT if tracking else ReturnStatus.REQUESTED, created_by=actor.name,
             created_at=now, updated_at=now,
@@ -357,7 +357,7 @@ def _code(session: Session, location_id: int | None) -> str | None:
     return session.scalar(select(Location.code).where(Location.id == location_id)) if location_id else None
 
 
-def _new_number(session: Session, order: Order) -> str:
+def new_rma_number(session: Session, order: Order) -> str:
     """RMA-<order number>-<n>: readable on a parcel label, unique (the order row is locked while it is chosen)."""
     base = "".join(ch for ch in order.number if ch.isalnum() or ch == "-")[:24] or str(order.id)
     n = (session.scalar(select(func.count()).where(Return.order_id == order.id)) or 0) + 1

@@ -14,7 +14,9 @@ from core.models.base import Base, EnumColumn, utcnow
 
 class Return(Base):
     __tablename__ = "returns"
-    __table_args__ = (Index("ix_returns_status", "status"), Index("ix_returns_order", "order_id"))
+    # One RMA per channel return (refund) of an order; NULL external ids (the desk's own RMAs) never clash.
+    __table_args__ = (Index("ix_returns_status", "status"), Index("ix_returns_order", "order_id"),
+                      Index("ux_returns_order_external", "order_id", "external_id", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
