@@ -15,23 +15,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
-
 from connectors.carrier_base import (
+    CarrierClient,
     Invalid,
     ParcelRef,
     StatusTable,
+    carrier_client,
     chunks,
+    concurrency,
     fan_out,
     guarded,
+    index_by,
     listed,
     lookup,
     maybe_when,
     place,
     when,
+    with_missing,
     word,
 )
-from connectors.http import BadResponse, RequestRejected, json_body, make_client, send_with_retry
+from connectors.http import BadResponse, RequestRejected, json_body, send_with_retry
 from connectors.schemas import Rejection, TrackingScan, TrackingUpdate
 from core.enums import TrackingStatus as T
 
@@ -97,12 +100,8 @@ def _data(body: Any, where: str) -> dict[str, Any]:
     return data
 
 
-class AfterShipTrackings:
+class AfterShipTrackings(CarrierClient):
     """Tracking polling: one list request per 50 numbers; numbers AfterShip does not track yet are added."""
-
-    def __init__(self, client: httpx.Client, *, concurrency: int = 4) -> None:
-        self._client = client
-        self._concurrency = concurrency
 
     def track(self, parcels: Sequence[ParcelRef]) -> list[TrackingUpdate | Rejection]:
         return fan_out(self._batch, list(chunks(parcels, MAX_NUMBERS)), self._concurrency)
@@ -114,13 +113,8 @@ class AfterShipTrackings:
         if not isinstance(trackings, list):
             raise BadResponse("GET /trackings: the answer has no trackings list")
         found: dict[str, Any] = {}
-        for item in trackings:
-            number = item.get("tracking_number") if isinstance(item, dict) else None
-            found.setdefault(str(number) if number is not None else f"?{len(found)}", item)
-        for parcel in parcels:
-            if parcel.tracking_number not in found:
-                found[parcel.tracking_number] = self._create(parcel)
-        return [parse_tracking(raw) for raw in found.values()]
+        index_by(found, trackings, "tracking_number")
+        return [parse_tracking(raw) for raw in with_missing(found, parcels, self._create)]
 
     def _create(self, parcel: ParcelRef) -> Any:
         courier = slug(parcel.carrier)
@@ -133,12 +127,8 @@ class AfterShipTrackings:
         data = _data(body, "POST /trackings")
         return data.get("tracking", data)
 
-    def close(self) -> None:
-        self._client.close()
-
 
 def connect_carrier(base_url: str, secret: str, settings: Mapping[str, Any]) -> AfterShipTrackings:
     """AfterShip at ``base_url`` (with its API version path) and the API key ``secret``."""
     header = str(settings.get("api_key_header") or "as-api-key")
-    client = make_client(base_url, {header: secret}, timeout=float(settings.get("timeout_s", 10.0)))
-    return AfterShipTrackings(client, concurrency=int(settings.get("concurrency", 4)))
+    return AfterShipTrackings(carrier_client(base_url, settings, {header: secret}), concurrency=concurrency(settings))

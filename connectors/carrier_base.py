@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+import httpx
 from pydantic import ValidationError
 
+from connectors.client_base import ClientOwner
+from connectors.http import make_client
 from connectors.schemas import Rejection, TrackingUpdate
 from core.enums import TrackingStatus
 
@@ -132,3 +135,39 @@ def fan_out(fn: Callable[[T], list[Any]], items: Sequence[T], workers: int) -> l
         return [r for item in items for r in fn(item)]
     with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="carrier") as pool:
         return [r for part in pool.map(fn, items) for r in part]
+
+
+def index_by(found: dict[str, Any], trackings: Sequence[Any], key: str) -> None:
+    """Add raw trackings to ``found`` under their number (the first one wins).
+
+    One without a readable number still gets a slot of its own, so it is parsed into a Rejection.
+    """
+    for item in trackings:
+        number = item.get(key) if isinstance(item, dict) else None
+        found.setdefault(str(number) if number is not None else f"?{len(found)}", item)
+
+
+def with_missing(found: dict[str, Any], parcels: Sequence[ParcelRef], create: Callable[[ParcelRef], Any]) -> list[Any]:
+    """The raw trackings found, plus one ``create(parcel)`` answer for each parcel the carrier did not list."""
+    for parcel in parcels:
+        if parcel.tracking_number not in found:
+            found[parcel.tracking_number] = create(parcel)
+    return list(found.values())
+
+
+def carrier_client(base_url: str, settings: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> httpx.Client:
+    """The httpx client of a carrier account: its base URL, auth headers and ``timeout_s`` setting (default 10 s)."""
+    return make_client(base_url, headers, timeout=float(settings.get("timeout_s", 10.0)))
+
+
+def concurrency(settings: Mapping[str, Any]) -> int:
+    """How many requests a carrier account may have in flight (``concurrency`` setting, default 4)."""
+    return int(settings.get("concurrency", 4))
+
+
+class CarrierClient(ClientOwner):
+    """A carrier connector: the injected client and how many requests it runs at once."""
+
+    def __init__(self, client: httpx.Client, *, concurrency: int = 4) -> None:
+        self._client = client
+        self._concurrency = concurrency

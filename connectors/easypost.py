@@ -18,20 +18,25 @@ from typing import Any
 import httpx
 
 from connectors.carrier_base import (
+    CarrierClient,
     Invalid,
     ParcelRef,
     StatusTable,
+    carrier_client,
     chunks,
+    concurrency,
     fan_out,
     guarded,
+    index_by,
     listed,
     lookup,
     maybe_when,
     place,
     when,
+    with_missing,
     word,
 )
-from connectors.http import BadResponse, json_body, make_client, send_with_retry
+from connectors.http import BadResponse, json_body, send_with_retry
 from connectors.schemas import Rejection, TrackingScan, TrackingUpdate
 from core.enums import TrackingStatus as T
 
@@ -92,13 +97,12 @@ def _tracker(raw: dict[str, Any]) -> TrackingUpdate:
         scans=tuple(sorted(scans, key=lambda s: s.occurred_at)))
 
 
-class EasyPostTrackers:
+class EasyPostTrackers(CarrierClient):
     """Tracker polling: one list request per batch of codes; codes EasyPost does not track yet are created."""
 
     def __init__(self, client: httpx.Client, *, page_size: int = MAX_PAGE_SIZE, concurrency: int = 4) -> None:
-        self._client = client
+        super().__init__(client, concurrency=concurrency)
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._concurrency = concurrency
 
     def track(self, parcels: Sequence[ParcelRef]) -> list[TrackingUpdate | Rejection]:
         """Current tracking of each parcel (in no promised order), bad trackers as Rejections."""
@@ -113,29 +117,21 @@ class EasyPostTrackers:
             trackers = body.get("trackers") if isinstance(body, dict) else None
             if not isinstance(trackers, list):
                 raise BadResponse("GET /v2/trackers: the answer has no trackers list")
-            for tracker in trackers:
-                code = tracker.get("tracking_code") if isinstance(tracker, dict) else None
-                found.setdefault(str(code) if code is not None else f"?{len(found)}", tracker)
+            index_by(found, trackers, "tracking_code")
             if not body.get("has_more") or not trackers or not isinstance(trackers[-1], dict):
                 break
             params = {**params, "before_id": trackers[-1].get("id")}
-        for parcel in parcels:
-            if parcel.tracking_number not in found:
-                found[parcel.tracking_number] = self._create(parcel)
-        return [parse_tracking(raw) for raw in found.values()]
+        return [parse_tracking(raw) for raw in with_missing(found, parcels, self._create)]
 
     def _create(self, parcel: ParcelRef) -> Any:
         payload = {"tracker": {"tracking_code": parcel.tracking_number, "carrier": carrier_name(parcel.carrier)}}
         # EasyPost answers the existing tracker for a code it already tracks: safe to repeat.
         return json_body(send_with_retry(self._client, "POST", "/v2/trackers", json=payload, idempotent=True))
 
-    def close(self) -> None:
-        self._client.close()
-
 
 def connect_carrier(base_url: str, secret: str, settings: Mapping[str, Any]) -> EasyPostTrackers:
     """EasyPost at ``base_url`` (https://api.easypost.com) with the API key ``secret``."""
-    client = make_client(base_url, timeout=float(settings.get("timeout_s", 10.0)))
+    client = carrier_client(base_url, settings)
     client.auth = httpx.BasicAuth(secret, "")
     return EasyPostTrackers(client, page_size=int(settings.get("page_size", MAX_PAGE_SIZE)),
-                            concurrency=int(settings.get("concurrency", 4)))
+                            concurrency=concurrency(settings))

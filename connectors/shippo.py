@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from connectors.carrier_base import (
+    CarrierClient,
     Invalid,
     ParcelRef,
     StatusTable,
+    carrier_client,
+    concurrency,
     fan_out,
     guarded,
     listed,
@@ -28,7 +29,7 @@ from connectors.carrier_base import (
     when,
     word,
 )
-from connectors.http import json_body, make_client, send_with_retry
+from connectors.http import json_body, send_with_retry
 from connectors.schemas import Rejection, TrackingScan, TrackingUpdate
 from core.enums import TrackingStatus as T
 
@@ -101,12 +102,8 @@ def _track(raw: dict[str, Any]) -> TrackingUpdate:
         scans=tuple(sorted(history, key=lambda s: s.occurred_at)))
 
 
-class ShippoTracks:
+class ShippoTracks(CarrierClient):
     """Track polling: Shippo answers one parcel per request, so requests run a few at a time."""
-
-    def __init__(self, client: httpx.Client, *, concurrency: int = 4) -> None:
-        self._client = client
-        self._concurrency = concurrency
 
     def track(self, parcels: Sequence[ParcelRef]) -> list[TrackingUpdate | Rejection]:
         return fan_out(self._one, list(parcels), self._concurrency)
@@ -115,12 +112,8 @@ class ShippoTracks:
         url = f"/tracks/{quote(carrier_token(parcel.carrier), safe='')}/{quote(parcel.tracking_number, safe='')}"
         return [parse_tracking(json_body(send_with_retry(self._client, "GET", url)))]
 
-    def close(self) -> None:
-        self._client.close()
-
 
 def connect_carrier(base_url: str, secret: str, settings: Mapping[str, Any]) -> ShippoTracks:
     """Shippo at ``base_url`` (https://api.goshippo.com) with the API token ``secret``."""
-    client = make_client(base_url, {"Authorization": f"ShippoToken {secret}"},
-                         timeout=float(settings.get("timeout_s", 10.0)))
-    return ShippoTracks(client, concurrency=int(settings.get("concurrency", 4)))
+    client = carrier_client(base_url, settings, {"Authorization": f"ShippoToken {secret}"})
+    return ShippoTracks(client, concurrency=concurrency(settings))
