@@ -11,9 +11,9 @@ from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import search
-from core.enums import AllocationStatus, ReturnReason, ReturnStatus
+from core.enums import AllocationStatus, ChannelKind, ReturnReason, ReturnStatus
 from core.errors import InvalidInput, NotFound
-from core.models import Allocation, Location, Order, OrderLine, Return, ReturnLine, Shipment
+from core.models import Allocation, Channel, Location, Order, OrderLine, Return, ReturnLine, Shipment
 
 
 def claimed_by_line(session: Session, order_line_ids: list[int]) -> dict[int, int]:
@@ -157,12 +157,18 @@ def return_detail(session: Session, return_id: int) -> tuple[dict[str, Any], pd.
     return head, pd.DataFrame.from_records([tuple(r) for r in lines], columns=LINE_COLUMNS)
 
 
-def shipped_without_returns(session: Session, *, every: int, limit: int) -> list[int]:
-    """Orders with shipped units and no RMA yet, every ``every``-th by id, oldest first (the demo's returns)."""
+def shipped_without_returns(session: Session, *, every: int, limit: int,
+                            except_kinds: tuple[ChannelKind, ...] = ()) -> list[int]:
+    """Orders with shipped units and no RMA yet, every ``every``-th by id, oldest first (the demo's returns).
+
+    ``except_kinds``: channels whose own returns the connectors read, so nobody stands in for them.
+    """
     has_rma = select(Return.id).where(Return.order_id == Order.id).exists()
     shipped = select(OrderLine.id).where(OrderLine.order_id == Order.id, OrderLine.qty_shipped > 0).exists()
-    return list(session.scalars(select(Order.id).where(shipped, ~has_rma, Order.id % every == 0)
-                                .order_by(Order.id).limit(limit)))
+    stmt = select(Order.id).where(shipped, ~has_rma, Order.id % every == 0)
+    if except_kinds:
+        stmt = stmt.where(Order.channel_id.not_in(select(Channel.id).where(Channel.kind.in_(except_kinds))))
+    return list(session.scalars(stmt.order_by(Order.id).limit(limit)))
 
 
 def order_returns(session: Session, order_id: int) -> pd.DataFrame:

@@ -2,8 +2,10 @@
 
 Runs only when ``OPSDESK_DEMO_RETURNS=1`` (``opsdesk demo`` sets it), never on a real desk.
 The RMAs are opened as the channel (as a store's own returns portal would), half of them
-already in transit, so a clerk has parcels to receive. Channel-initiated returns through
-the real connectors (e.g. Shopify refunds with restock) are not built yet.
+already in transit, so a clerk has parcels to receive. Shopify (REST) orders are left out:
+that connector reads the shop's own refunds with restock, and the sandbox shop issues them,
+so those returns arrive through ingest. The sweep stays for the channels whose returns are
+not read yet (WooCommerce, Amazon, Shopify GraphQL).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import Engine
 
 from core.auth import channel_actor
 from core.db import new_session
-from core.enums import ReturnReason
+from core.enums import ChannelKind, ReturnReason
 from core.errors import DomainError
 from core.return_reads import returnable_lines, shipped_without_returns
 from core.returns import LineRequest, authorise_return
@@ -22,6 +24,7 @@ from core.returns import LineRequest, authorise_return
 FLAG = "OPSDESK_DEMO_RETURNS"
 EVERY = 4  # about one shipped order in four comes back: returns run at 20-30 % in some categories
 PER_SWEEP = 3
+CHANNEL_READ = (ChannelKind.SHOPIFY,)  # their connectors bring the channel's own returns
 REASONS = (ReturnReason.SIZE_OR_FIT, ReturnReason.CHANGED_MIND, ReturnReason.DEFECTIVE, ReturnReason.DAMAGED,
            ReturnReason.NOT_AS_DESCRIBED, ReturnReason.WRONG_ITEM, ReturnReason.ARRIVED_LATE)
 
@@ -34,7 +37,8 @@ def open_demo_returns(*, engine: Engine | None = None) -> int:
     """Open an RMA for one unit of the first line of a few shipped orders; returns how many were opened."""
     opened = 0
     with new_session(engine) as session:
-        for order_id in shipped_without_returns(session, every=EVERY, limit=PER_SWEEP):
+        for order_id in shipped_without_returns(session, every=EVERY, limit=PER_SWEEP,
+                                                except_kinds=CHANNEL_READ):
             _, lines = returnable_lines(session, order_id)
             line = lines[lines["returnable"] > 0].head(1)
             if line.empty:

@@ -24,6 +24,7 @@ ORDER_ID_BASE = 5_600_000_000_000
 LINE_ID_BASE = 14_200_000_000_000
 FULFILLMENT_ID_BASE = 4_700_000_000_000
 CUSTOMER_ID_BASE = 7_300_000_000_000
+REFUND_ID_BASE = 9_200_000_000_000
 HIGH_VALUE_SKU = "EBIKE-CITY-500"
 
 # sku, title, variant title, price, grams
@@ -87,6 +88,8 @@ TRACKING_URLS = {
 }
 TAGS = ["vip", "wholesale", "gift", "pre-order", "subscription", "influencer", "b2b", "repeat"]
 NOTES = ["Please leave at the back door", "Gift - no invoice in the box please", "Call before delivery"]
+RETURN_NOTES = ["Customer says the size is too small", "Arrived damaged", "Changed mind", "Wrong colour sent",
+                "Stopped working after a week", None]
 MALFORMED_KINDS = ("quantity_word", "missing_sku", "bad_total", "missing_created_at")
 
 
@@ -138,20 +141,25 @@ class World:
 
     def __init__(self, *, seed: int = 1, now: Callable[[], datetime] | None = None, time_scale: float = 1.0,
                  orders_per_minute: float = 20.0, backlog: int = 150, backlog_days: float = 3.0,
-                 malformed_rate: float = 0.0, shop_tz: str = "America/New_York") -> None:
-        """``now`` is the simulated clock; without it, real time runs ``time_scale`` times faster."""
+                 malformed_rate: float = 0.0, shop_tz: str = "America/New_York", return_rate: float = 0.2) -> None:
+        """``now`` is the simulated clock; without it, real time runs ``time_scale`` times faster.
+
+        ``return_rate``: the share of fully shipped orders a customer later sends goods back on (a
+        refund with restock_type "return", some hours to days after the parcel left).
+        """
         if now is None:
             origin, mono0 = datetime.now(UTC), time.monotonic()
             now = lambda: origin + timedelta(seconds=(time.monotonic() - mono0) * time_scale)  # noqa: E731
         self._clock = now
         self.seed, self.tz, self.malformed_rate = seed, ZoneInfo(shop_tz), malformed_rate
+        self.return_rate = return_rate
         self.rate_per_s = orders_per_minute / 60
         self.lock = threading.RLock()
         self._rng = random.Random(seed)
         self._orders: dict[int, OrderRow] = {}
         self.version = 0  # bumped by every new order and every change: readers can tell nothing changed
         self._events: list[tuple[datetime, int, int, str, tuple[Any, ...]]] = []
-        self._seq = self._count = self._line_seq = self._fulfillment_seq = 0
+        self._seq = self._count = self._line_seq = self._fulfillment_seq = self._refund_seq = 0
         self._customers: list[dict[str, Any]] = []
         self._start = start = self.now()
         span = backlog_days * 86400
@@ -405,3 +413,41 @@ class World:
         if done and paid:  # Shopify's default: archive orders once fulfilled and paid
             changes["closed_at"] = ts
         self._put(row, when, changes, closed=done and paid)
+        if done and tracking:
+            self._plan_return(row.id, when, shipped)
+
+    def _plan_return(self, oid: int, shipped_at: datetime, shipped: list[dict[str, Any]]) -> None:
+        """Maybe the customer sends something back later; a per-order draw, so the shop's stream never shifts."""
+        marks = random.Random(f"{self.seed}:{oid}:return")
+        if marks.random() >= self.return_rate or not shipped:
+            return
+        item = marks.choice(shipped)
+        quantity = marks.randint(1, item["quantity"])
+        when = shipped_at + timedelta(hours=marks.uniform(2, 96))
+        self._schedule(when, oid, "refund", item["id"], quantity, marks.choice(RETURN_NOTES))
+
+    def _on_refund(self, row: OrderRow, when: datetime, line_id: int, quantity: int, note: str | None) -> None:
+        """A refund with restock_type "return" (the goods come back), as Shopify's refunds[] shows it."""
+        if row.cancelled:
+            return
+        self._refund_seq += 1
+        rid, ts = REFUND_ID_BASE + self._refund_seq * 17, self._ts(when)
+        item = next(li for li in row.data["line_items"] if li["id"] == line_id)
+        amount = _money(Decimal(item["price"]) * quantity)
+        refund = {
+            "id": rid, "admin_graphql_api_id": f"gid://shopify/Refund/{rid}", "order_id": row.id,
+            "created_at": ts, "processed_at": ts, "note": note, "restock": True, "user_id": None,
+            "refund_line_items": [{
+                "id": rid + 1, "line_item_id": line_id, "quantity": quantity, "restock_type": "return",
+                "location_id": 71_000_000_000 + 1, "subtotal": amount, "total_tax": "0.00",
+                "line_item": {k: item[k] for k in ("id", "sku", "title", "quantity", "price")}}],
+            "transactions": [{"id": rid + 2, "kind": "refund", "status": "success", "amount": amount,
+                              "currency": row.data["currency"], "gateway": "shopify_payments"}],
+            "order_adjustments": [],
+        }
+        lines = [{**li, "current_quantity": li["current_quantity"] - quantity} if li["id"] == line_id else li
+                 for li in row.data["line_items"]]
+        changes: dict[str, Any] = {"refunds": [*row.data.get("refunds", []), refund], "line_items": lines}
+        if row.data["financial_status"] == "paid":
+            changes["financial_status"] = "partially_refunded"
+        self._put(row, when, changes)
