@@ -30,6 +30,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors import fields as f
+from connectors.client_base import ClientOwner, checked_page_size
 from connectors.http import BadResponse, RateLimited, json_body, make_client, send_with_retry
 from connectors.schemas import (
     Address,
@@ -219,7 +220,7 @@ def _rate_period(resp: httpx.Response) -> float | None:
     return 1 / rate if rate > 0 else None
 
 
-class AmazonOrders:
+class AmazonOrders(ClientOwner):
     """Orders of one seller in some marketplaces; the injected client carries base_url, the access token and timeouts."""
 
     def __init__(self, client: httpx.Client, *, marketplace_ids: Sequence[str] = (US_MARKETPLACE,),
@@ -227,11 +228,10 @@ class AmazonOrders:
                  buckets: Mapping[str, TokenBucket] | None = None, max_attempts: int = 5,
                  max_wait_s: float = 120.0, sleep: Callable[[float], None] = time.sleep,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self.page_size = checked_page_size(page_size, MAX_PAGE_SIZE)
         if not marketplace_ids:
             raise ValueError("at least one marketplace id is needed")
-        self._client, self.page_size, self._sleep, self._now = client, page_size, sleep, now
+        self._client, self._sleep, self._now = client, sleep, now
         self.marketplace_ids = tuple(marketplace_ids)
         self.first_sync = timedelta(days=first_sync_days)
         endpoint = str(client.base_url)
@@ -243,15 +243,6 @@ class AmazonOrders:
     def connect(cls, base_url: str, token: str, timeout: float = 20.0, **options: Any) -> AmazonOrders:
         """Build the client for a seller endpoint with an LWA access token."""
         return cls(make_client(base_url, {"x-amz-access-token": token}, timeout=timeout), **options)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> AmazonOrders:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _get(self, operation: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.buckets[operation]

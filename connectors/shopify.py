@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
+from connectors.client_base import ClientOwner, checked_page_size
 from connectors.fields import Invalid as _Invalid
 from connectors.fields import build as _build
 from connectors.fields import clip as _clip
@@ -258,7 +259,7 @@ def _word(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class ShopifyRest:
+class ShopifyRest(ClientOwner):
     """Orders from one Shopify store over the Admin REST API.
 
     The injected client carries base_url (``https://<shop>.myshopify.com``), the
@@ -276,26 +277,15 @@ class ShopifyRest:
         max_wait_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         self._client = client
         self.api_version = api_version
-        self.page_size = page_size
+        self.page_size = checked_page_size(page_size, MAX_PAGE_SIZE)
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
 
     @classmethod
     def connect(cls, base_url: str, token: str, timeout: float = 10.0, **options: Any) -> ShopifyRest:
         """Build the client for ``base_url`` with the access token; close it with ``close()`` or ``with``."""
         return cls(make_client(base_url, {"X-Shopify-Access-Token": token}, timeout=timeout), **options)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> ShopifyRest:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def orders_since(self, cursor: str | None) -> Iterator[Page]:
         """Yield one Page per response of orders updated at or after ``cursor``, oldest first.

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from connectors import fields as f
+from connectors.client_base import ClientOwner, checked_page_size
 from connectors.http import BadResponse, RateLimited, RequestRejected, json_body, make_client, send_with_retry
 from connectors.schemas import (
     Address,
@@ -217,14 +218,13 @@ def throttle_wait(cost: Any, needed: float | None = None) -> float:
     return (want - available) / restore
 
 
-class ShopifyGraphql:
+class ShopifyGraphql(ClientOwner):
     """Orders from one Shopify store over the GraphQL Admin API; the client carries base_url, token and timeouts."""
 
     def __init__(self, client: httpx.Client, *, api_version: str = API_VERSION, page_size: int = 50,
                  max_attempts: int = 5, max_wait_s: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        self._client, self.api_version, self.page_size = client, api_version, page_size
+        self._client, self.api_version = client, api_version
+        self.page_size = checked_page_size(page_size, MAX_PAGE_SIZE)
         self._sleep, self.max_attempts, self.max_wait_s = sleep, max_attempts, max_wait_s
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep, "idempotent": True}
         self.last_cost: dict[str, Any] | None = None
@@ -232,15 +232,6 @@ class ShopifyGraphql:
     @classmethod
     def connect(cls, base_url: str, token: str, timeout: float = 10.0, **options: Any) -> ShopifyGraphql:
         return cls(make_client(base_url, {"X-Shopify-Access-Token": token}, timeout=timeout), **options)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> ShopifyGraphql:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def query(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
         """Run one query and return its ``data``, pacing by the cost bucket and retrying THROTTLED."""

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from connectors import fields as f
+from connectors.client_base import ClientOwner, checked_page_size
 from connectors.http import BadResponse, json_body, make_client, send_with_retry
 from connectors.schemas import (
     Address,
@@ -171,15 +172,13 @@ def _wc_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
-class WooCommerce:
+class WooCommerce(ClientOwner):
     """Orders from one WooCommerce store over REST v3; the injected client carries base_url, auth and timeouts."""
 
     def __init__(self, client: httpx.Client, *, page_size: int = MAX_PAGE_SIZE, max_attempts: int = 5,
                  max_wait_s: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         self._client = client
-        self.page_size = page_size
+        self.page_size = checked_page_size(page_size, MAX_PAGE_SIZE)
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep}
 
     @classmethod
@@ -187,15 +186,6 @@ class WooCommerce:
         """Build the client for ``base_url`` with Basic auth from the consumer key and secret."""
         basic = base64.b64encode(f"{key}:{secret}".encode()).decode()
         return cls(make_client(base_url, {"Authorization": f"Basic {basic}"}, timeout=timeout), **options)
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> WooCommerce:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def orders_since(self, cursor: str | None) -> Iterator[Page]:
         """Yield one Page per response of orders modified at or after ``cursor``, oldest first.
