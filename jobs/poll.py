@@ -7,15 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.http import ConnectorError
 from core.breaker import breaker_for
 from core.channels import get_channel
 from core.db import new_session
-from core.errors import DomainError
 from core.ingest import IngestResult, apply_page
 from core.models import ConnectorRun, utcnow
-from core.runs import cursor_of, finish_run, start_run
+from core.runs import cursor_of, start_run
 from jobs.connectors import order_source
+from jobs.runs import RunCounts, recorded_run
 
 log = logging.getLogger("opsdesk.poll")
 
@@ -49,23 +48,17 @@ def poll_channel(code: str, *, should_stop: Callable[[], bool] = lambda: False,
             log.info("%s: resting after %d failed polls, until %s", code, breaker.failures, breaker.open_until)
             return PollReport(code, 0, IngestResult(), None, resting_until=breaker.open_until)
         run_id = start_run(session, channel)
-        totals, fetched, error = IngestResult(), 0, None
-        try:
-            with order_source(channel) as source:
-                for page in source.orders_since(cursor_of(session, channel.id)):
-                    totals += apply_page(session, channel, page, run_id=run_id)
-                    fetched += page.fetched
-                    if should_stop():
-                        break  # the page just stored is complete; the cursor covers it
-        except (ConnectorError, DomainError) as exc:
-            error = str(exc)
-        except Exception as exc:  # unexpected: record it on the run, then let it propagate
-            session.rollback()
-            finish_run(session, run_id, fetched=fetched, written=totals.written, skipped=totals.skipped,
-                       errors=totals.rejected, error=f"{type(exc).__name__}: {exc}")
-            raise
-        finish_run(session, run_id, fetched=fetched, written=totals.written, skipped=totals.skipped,
-                   errors=totals.rejected, error=error)
-    report = PollReport(code, fetched, totals, error)
-    (log.warning if error else log.info)("%s", report)
+        totals, fetched = IngestResult(), 0
+
+        def counts() -> RunCounts:
+            return RunCounts(fetched, totals.written, totals.skipped, totals.rejected)
+
+        with recorded_run(session, run_id, counts) as outcome, order_source(channel) as source:
+            for page in source.orders_since(cursor_of(session, channel.id)):
+                totals += apply_page(session, channel, page, run_id=run_id)
+                fetched += page.fetched
+                if should_stop():
+                    break  # the page just stored is complete; the cursor covers it
+    report = PollReport(code, fetched, totals, outcome.error)
+    (log.warning if report.error else log.info)("%s", report)
     return report

@@ -12,15 +12,14 @@ from typing import Any
 
 from connectors import carriers
 from connectors.carrier_base import ParcelRef, TrackingSource
-from connectors.http import ConnectorError
 from core.auth import WORKER
 from core.carrier_health import start_carrier_run
 from core.carriers import enabled_carrier_accounts, get_carrier_account
 from core.db import new_session
-from core.errors import DomainError, InvalidInput
+from core.errors import InvalidInput
 from core.models import CarrierAccount
-from core.runs import finish_run
 from core.tracking import TrackingResult, apply_tracking, parcels_to_track, sweep_stale
+from jobs.runs import RunCounts, recorded_run
 
 log = logging.getLogger("opsdesk.track")
 BATCH = 500  # parcels read and stored per transaction; the connector splits them into its own request sizes
@@ -64,28 +63,22 @@ def poll_carrier(code: str, *, should_stop: Callable[[], bool] = lambda: False, 
     with new_session() as session:
         account = get_carrier_account(session, code)
         run_id = start_carrier_run(session, account)
-        totals, fetched, error = TrackingResult(), 0, None
-        try:
-            with tracking_source(account) as source:
-                after = 0
-                while parcels := parcels_to_track(session, account, after_id=after, limit=batch):
-                    results = source.track([ParcelRef(number, carrier) for _, number, carrier in parcels])
-                    fetched += len(parcels)
-                    totals += apply_tracking(session, account, [sid for sid, _, _ in parcels], results, run_id=run_id)
-                    after = parcels[-1][0]
-                    if should_stop():
-                        break  # the batch just stored is complete; the next cycle starts over
-        except (ConnectorError, DomainError) as exc:
-            error = str(exc)
-        except Exception as exc:  # unexpected: record it on the run, then let it propagate
-            session.rollback()
-            finish_run(session, run_id, fetched=fetched, written=totals.scans, skipped=totals.unchanged,
-                       errors=totals.rejected, error=f"{type(exc).__name__}: {exc}")
-            raise
-        finish_run(session, run_id, fetched=fetched, written=totals.scans, skipped=totals.unchanged,
-                   errors=totals.rejected, error=error)
-    report = TrackReport(code, fetched, totals, error)
-    (log.warning if error else log.info)("%s", report)
+        totals, fetched = TrackingResult(), 0
+
+        def counts() -> RunCounts:
+            return RunCounts(fetched, totals.scans, totals.unchanged, totals.rejected)
+
+        with recorded_run(session, run_id, counts) as outcome, tracking_source(account) as source:
+            after = 0
+            while parcels := parcels_to_track(session, account, after_id=after, limit=batch):
+                results = source.track([ParcelRef(number, carrier) for _, number, carrier in parcels])
+                fetched += len(parcels)
+                totals += apply_tracking(session, account, [sid for sid, _, _ in parcels], results, run_id=run_id)
+                after = parcels[-1][0]
+                if should_stop():
+                    break  # the batch just stored is complete; the next cycle starts over
+    report = TrackReport(code, fetched, totals, outcome.error)
+    (log.warning if report.error else log.info)("%s", report)
     return report
 
 
