@@ -45,14 +45,14 @@ channel_id = st.selectbox("Channel", list(names), format_func=names.__getitem__)
 row = health.set_index("channel_id").loc[channel_id]
 
 
-def act(verb, done: str) -> None:  # type: ignore[no-untyped-def]
-    """Run one action on the chosen channel; what happened goes to the flash."""
+def act(verb, done) -> None:  # type: ignore[no-untyped-def]
+    """Run one action on the chosen channel; what happened (``done``, or ``done(result)``) goes to the flash."""
     try:
         with session_scope() as db:
-            verb(db)
+            result = verb(db)
     except (DomainError, LookupError) as exc:
         flash.rerun_with(str(exc), ok=False)
-    flash.rerun_with(done)
+    flash.rerun_with(done(result) if callable(done) else done)
 
 
 if may_operate:
@@ -99,6 +99,6 @@ else:
     if may_operate and st.button("Replay", icon=":material/replay:"):
         kind = ChannelKind(row["kind"])
         act(lambda db: replay_dead_letter(db, picked, parse=parser_for(kind), actor=actor),
-            f"Dead letter {picked} replayed: the order is stored.")
+            lambda number: f"Dead letter {picked} replayed: order {number} is stored.")
 
 carrier_health_view.show_carriers(tz, now)

@@ -1,4 +1,4 @@
-"""The worker against the real sandbox: poll cycles, dead letters, one active worker, clean stop."""
+"""The worker against the real sandbox: poll cycles, dead letters, one active worker, clean stop, SIGKILL."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from core.channels import add_channel
 from core.db import engine_for, new_session
 from core.enums import ChannelKind, RunStatus
-from core.models import ConnectorRun, DeadLetter, Order, Shipment
+from core.models import ConnectorRun, DeadLetter, Order, OrderLine, Shipment
 from sandbox import FaultConfig
 from sandbox.server import make_server
 
@@ -125,6 +125,64 @@ def test_one_worker_polls_a_second_stands_by_and_takes_over_after_a_clean_stop(d
         assert "worker stopped" in first_log.read_text()
         assert _wait(lambda: "worker active" in second_log.read_text(), 30), second_log.read_text()
         assert stored(db_url)[1] == 120  # nothing duplicated by the second worker's polls
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+SLOW_MS = 3000  # per request: five pages of a 1,011-order shop take the active worker at least 15 s
+
+
+@pytest.fixture
+def slow_sandbox():
+    """A bigger shop (five pages of orders) whose API answers slowly, so a worker is caught mid-ingest."""
+    server = make_server(seed=7, token="s3cret-token", faults=FaultConfig(slow_ms=SLOW_MS), orders_per_minute=0.0,
+                         backlog=1000)
+    server.start()
+    yield server
+    server.stop()
+
+
+def as_the_sandbox_has_them(url: str, server) -> bool:  # type: ignore[no-untyped-def]
+    """Every sandbox order stored exactly once, with all its lines and tracked parcels (orders change as time runs)."""
+    shop = server.world.orders_snapshot()
+    with new_session(engine_for(url)) as session:
+        lines = dict(session.execute(select(Order.external_id, func.count(OrderLine.id))
+                                     .outerjoin(OrderLine).group_by(Order.id)).all())
+        total = session.scalar(select(func.count()).select_from(Order))
+        parcels = session.execute(select(Order.external_id, Shipment.tracking_number).join(Shipment)).all()
+    tracked = [(str(o["id"]), number) for o in shop for f in o["fulfillments"] for number in f["tracking_numbers"]]
+    return (total == len(lines) and lines == {str(o["id"]): len(o["line_items"]) for o in shop}
+            and sorted(parcels) == sorted(tracked))
+
+
+def test_the_standby_takes_over_within_a_minute_when_the_active_worker_is_killed_mid_ingest(db_url, slow_sandbox,
+                                                                                            tmp_path):
+    # SIGKILL: no signal handler, no finally, no lock released by the worker itself - the OS drops the
+    # lock file's lock (SQLite), PostgreSQL ends the dead session and its advisory lock with it.
+    with_channel(db_url, slow_sandbox.url)
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = _start_worker(db_url, first_log)
+    second = None
+    try:
+        assert _wait(lambda: "worker active" in first_log.read_text(), 30), first_log.read_text()
+        second = _start_worker(db_url, second_log)
+        assert _wait(lambda: "standing by" in second_log.read_text(), 30), second_log.read_text()
+        assert _wait(lambda: stored(db_url)[1] > 0, 60), first_log.read_text()  # at least one page stored
+        first.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        assert first.wait(timeout=10) == -signal.SIGKILL
+        at_kill = stored(db_url)[1]
+        shop_size = len(slow_sandbox.world.orders_snapshot())
+        assert 0 < at_kill < shop_size, "the kill must land mid-ingest for this test to mean anything"
+        assert "worker stopped" not in first_log.read_text()  # it really died, it did not stop
+        assert _wait(lambda: "worker active" in second_log.read_text(), 60), second_log.read_text()
+        slow_sandbox.faults.config.slow_ms = 0  # the knob released: the rest comes quickly
+        assert _wait(lambda: as_the_sandbox_has_them(db_url, slow_sandbox), 60), second_log.read_text()
+        assert time.monotonic() - killed_at < 60  # taken over and caught up within a minute
+        assert stored(db_url)[2] == 0  # nothing was dead-lettered on the way
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
