@@ -43,8 +43,10 @@ def breaker_state(statuses: list[tuple[RunStatus, datetime | None]]) -> Breaker:
     """From runs newest first (status, finished at): the failure streak and when the breaker closes again."""
     streak, last_failed = 0, None
     for status, finished in statuses:
-        if status is RunStatus.RUNNING:
-            continue  # one still going (or a worker killed mid-poll): neither a success nor a failure
+        if status in (RunStatus.RUNNING, RunStatus.ABORTED):
+            # Still going (or its worker was killed), or stopped by our own trouble (the database away):
+            # neither says anything about the channel, so neither opens nor closes the breaker.
+            continue
         if status is not RunStatus.FAILED:
             break
         streak += 1

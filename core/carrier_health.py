@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.db import writing
-from core.enums import RunStatus
+from core.enums import FAILED_RUNS, RunStatus
 from core.models import CarrierAccount, ConnectorRun, DeadLetter, utcnow
 from core.sqltime import hour_bucket, hour_start
 
@@ -38,7 +38,7 @@ def carrier_health(session: Session, *, now: datetime) -> pd.DataFrame:
                .where(run.status == RunStatus.OK, run.carrier_account_id.is_not(None))
                .group_by(run.carrier_account_id).subquery())
     recent = (select(run.carrier_account_id, func.count().label("runs"),
-                     func.sum(case((run.status == RunStatus.FAILED, 1), else_=0)).label("failed"))
+                     func.sum(case((run.status.in_(FAILED_RUNS), 1), else_=0)).label("failed"))
               .where(run.started_at >= now - timedelta(hours=24), run.carrier_account_id.is_not(None))
               .group_by(run.carrier_account_id).subquery())
     letters = (select(DeadLetter.carrier_account_id, func.count().label("open"))
@@ -79,7 +79,7 @@ def carrier_runs_by_hour(session: Session, account_id: int, *, now: datetime, ho
     r = ConnectorRun
     hour = hour_bucket(session, r.started_at)
     rows = session.execute(
-        select(hour, func.count(), func.sum(case((r.status == RunStatus.FAILED, 1), else_=0)))
+        select(hour, func.count(), func.sum(case((r.status.in_(FAILED_RUNS), 1), else_=0)))
         .where(r.carrier_account_id == account_id, r.started_at >= now - timedelta(hours=hours))
         .group_by(hour).order_by(hour)).all()
     return pd.DataFrame([(hour_start(b), int(n), int(f or 0), round(100 * int(f or 0) / int(n), 1))

@@ -22,7 +22,7 @@ from core.auth import Actor
 from core.breaker import breaker_for
 from core.channels import get_channel_by_id
 from core.db import writing
-from core.enums import Permission, RunStatus
+from core.enums import FAILED_RUNS, Permission, RunStatus
 from core.errors import InvalidInput, NotFound, StaleEdit
 from core.events import record_event
 from core.ingest import apply_page
@@ -40,7 +40,7 @@ def channel_health(session: Session, *, now: datetime) -> pd.DataFrame:
     last_ok = (select(ConnectorRun.channel_id, func.max(ConnectorRun.finished_at).label("at"))
                .where(ConnectorRun.status == RunStatus.OK).group_by(ConnectorRun.channel_id).subquery())
     recent = (select(ConnectorRun.channel_id, func.count().label("runs"),
-                     func.sum(case((ConnectorRun.status == RunStatus.FAILED, 1), else_=0)).label("failed"))
+                     func.sum(case((ConnectorRun.status.in_(FAILED_RUNS), 1), else_=0)).label("failed"))
               .where(ConnectorRun.started_at >= day_ago).group_by(ConnectorRun.channel_id).subquery())
     letters = (select(DeadLetter.channel_id, func.count().label("open"))
                .where(DeadLetter.replayed_at.is_(None)).group_by(DeadLetter.channel_id).subquery())
@@ -84,7 +84,7 @@ def runs_by_hour(session: Session, channel_id: int, *, now: datetime, hours: int
     """Poll runs and failed runs per UTC hour over the last ``hours`` (for the error-rate chart)."""
     hour = hour_bucket(session, ConnectorRun.started_at)
     rows = session.execute(
-        select(hour, func.count(), func.sum(case((ConnectorRun.status == RunStatus.FAILED, 1), else_=0)))
+        select(hour, func.count(), func.sum(case((ConnectorRun.status.in_(FAILED_RUNS), 1), else_=0)))
         .where(ConnectorRun.channel_id == channel_id, ConnectorRun.started_at >= now - timedelta(hours=hours))
         .group_by(hour).order_by(hour)
     ).all()

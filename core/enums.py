@@ -229,7 +229,11 @@ class RunStatus(LabelledEnum):
     RUNNING = "running"
     OK = "ok"
     PARTIAL = "partial"
-    FAILED = "failed"
+    FAILED = "failed"  # the connector stopped on the channel's or carrier's error
+    ABORTED = "aborted"  # stopped by an error on our side (the database away, a bug): not the remote's fault
+
+
+FAILED_RUNS = (RunStatus.FAILED, RunStatus.ABORTED)  # what the health pages count as failed polls
 
 
 class Role(LabelledEnum):

@@ -44,7 +44,7 @@ def start_run(session: Session, channel: Channel) -> int:
 
 def finish_run(
     session: Session, run_id: int, *, fetched: int, written: int, skipped: int, errors: int,
-    error: str | None = None,
+    error: str | None = None, aborted: bool = False,
 ) -> ConnectorRun:
     """Close a run with its counts; FAILED when it stopped on an error, PARTIAL when records were rejected."""
     with writing(session):
@@ -52,7 +52,8 @@ def finish_run(
         run.finished_at = utcnow()
         run.fetched, run.written, run.skipped, run.errors = fetched, written, skipped, errors
         run.error = error
-        run.status = RunStatus.FAILED if error else RunStatus.PARTIAL if errors else RunStatus.OK
+        run.status = (RunStatus.ABORTED if aborted else RunStatus.FAILED if error
+                      else RunStatus.PARTIAL if errors else RunStatus.OK)
     return run
 
 

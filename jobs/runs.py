@@ -41,10 +41,11 @@ def recorded_run(session: Session, run_id: int, counts: Callable[[], RunCounts])
         outcome.error = str(exc)
     except Exception as exc:
         session.rollback()
-        _finish(session, run_id, counts(), f"{type(exc).__name__}: {exc}")
+        _finish(session, run_id, counts(), f"{type(exc).__name__}: {exc}", aborted=True)
         raise
     _finish(session, run_id, counts(), outcome.error)
 
 
-def _finish(session: Session, run_id: int, c: RunCounts, error: str | None) -> None:
-    finish_run(session, run_id, fetched=c.fetched, written=c.written, skipped=c.skipped, errors=c.errors, error=error)
+def _finish(session: Session, run_id: int, c: RunCounts, error: str | None, *, aborted: bool = False) -> None:
+    finish_run(session, run_id, fetched=c.fetched, written=c.written, skipped=c.skipped, errors=c.errors, error=error,
+               aborted=aborted)

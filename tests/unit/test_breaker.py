@@ -29,3 +29,10 @@ def test_a_success_ends_the_streak_and_a_running_poll_counts_as_neither():
     assert breaker_state([(OK, T), (F, T), (F, T), (F, T)]).failures == 0
     assert breaker_state([(RUN, None), (F, T), (F, T), (F, T)]).failures == 3
     assert breaker_state([(RunStatus.PARTIAL, T), (F, T), (F, T), (F, T)]).failures == 0  # partial: it worked
+
+
+def test_polls_aborted_by_our_own_trouble_neither_open_nor_close_it():
+    """The database away for a minute fails every poll, but the channel is fine: no rest for it afterwards."""
+    aborted = [(RunStatus.ABORTED, T - timedelta(seconds=s)) for s in range(10)]
+    assert breaker_state(aborted).open_until is None
+    assert breaker_state([*aborted, (F, T), (F, T), (F, T)]).failures == 3  # nor do they hide a real streak
