@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session, selectinload
 from connectors.schemas import ChannelFulfillment, ChannelOrder, Page
 from core import search
 from core.auth import Actor, channel_actor
+from core.channel_parcels import LineState, add_new_order_parcels, reported_event, shipment_row, shipped_split
 from core.channel_returns import open_channel_returns
 from core.db import insert_rows, insert_rows_counted, writing
-from core.enums import ActorKind, OrderStatus, ShipmentStatus
+from core.enums import ActorKind, OrderStatus
 from core.errors import InvalidTransition
 from core.events import plain_value, record_event
 from core.holds import sync_hold_deadlines
@@ -197,12 +198,8 @@ def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder],
     ]
     events += open_holds_bulk(session, {oid: d.to_open for oid, d in zip(ids, first, strict=True) if d.to_open},
                               actor, now)
+    events += add_new_order_parcels(session, list(zip(ids, records, strict=True)), actor, now)
     insert_rows(session, Event.__table__, events)
-    with_parcels = [(oid, r) for oid, r in zip(ids, records, strict=True) if r.fulfillments]
-    for oid, record in with_parcels:
-        order = session.get_one(Order, oid, options=[selectinload(Order.lines)])
-        for parcel in record.fulfillments:
-            _add_shipment(session, order, parcel, actor)
     for oid, record in zip(ids, records, strict=True):
         if record.returns:  # after its parcels: a return is capped at what shipped
             open_channel_returns(session, session.get_one(Order, oid, options=[selectinload(Order.lines)]),
@@ -249,7 +246,8 @@ def _apply_update(session: Session, channel: Channel, order: Order, record: Chan
     session.flush()
     known = set(session.scalars(select(Shipment.tracking_number).where(Shipment.order_id == order.id)))
     for parcel in record.fulfillments:
-        if parcel.tracking_number not in known:
+        if parcel.tracking_number not in known:  # two parcels of one record may share a number
+            known.add(parcel.tracking_number)
             _add_shipment(session, order, parcel, actor)
     open_channel_returns(session, order, record.returns, actor)
     if "ship_by" in changed:
@@ -273,27 +271,16 @@ _QUIET_FIELDS = {"channel_updated_at", "search_number", "search_email", "search_
 
 
 def _add_shipment(session: Session, order: Order, parcel: ChannelFulfillment, actor: Actor) -> None:
-    """A parcel the channel reports: stored once per tracking number, lines marked shipped."""
-    shipment = Shipment(
-        order_id=order.id, external_id=parcel.external_id, source="channel", carrier=parcel.carrier,
-        service=_fit(parcel.service, 60), tracking_number=parcel.tracking_number, status=ShipmentStatus.LABEL_CREATED,
-        shipped_at=parcel.shipped_at,
-    )
+    """A parcel the channel reports on a stored order: stored once per tracking number, lines marked shipped."""
+    shipment = Shipment(**shipment_row(order.id, parcel))
     session.add(shipment)
     session.flush()
-    by_external = {line.external_id: line for line in order.lines}
-    quantities = parcel.line_quantities or {line.external_id: line.quantity for line in order.lines}
-    for external_id, quantity in quantities.items():
-        line = by_external.get(external_id)
-        if line is None or quantity <= 0:
-            continue
-        shipped = min(quantity, line.quantity - line.qty_shipped)
-        if shipped > 0:
-            line.qty_shipped += shipped
-            session.add(ShipmentLine(shipment_id=shipment.id, order_line_id=line.id, quantity=shipped))
-    record_event(session, order.id, "shipment_reported", actor,
-                 detail={"carrier": parcel.carrier, "tracking_number": parcel.tracking_number,
-                         "shipped_at": parcel.shipped_at.isoformat()})
+    states = {line.external_id: LineState(line.id, line.quantity, line.qty_shipped) for line in order.lines}
+    by_id = {line.id: line for line in order.lines}
+    for state, units in shipped_split(parcel, states):
+        by_id[state.id].qty_shipped = state.shipped
+        session.add(ShipmentLine(shipment_id=shipment.id, order_line_id=state.id, quantity=units))
+    session.add(Event(**reported_event(order.id, parcel, actor, utcnow())))
 
 
 def raw_text(raw: Any) -> str:

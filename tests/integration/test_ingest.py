@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from connectors.schemas import Page, Rejection
+from connectors.schemas import ChannelFulfillment, ChannelLine, Page, Rejection
 from core import ingest as ingest_module
 from core.db import writing
 from core.enums import FinancialStatus, OrderStatus
-from core.models import DeadLetter, Event, Order, OrderLine, Shipment, SyncCursor
+from core.models import DeadLetter, Event, Order, OrderLine, Shipment, ShipmentLine, SyncCursor
 from core.runs import cursor_of
-from tests.factories import ingest, make_channel, order_record, parcel
+from tests.factories import T0, ingest, make_channel, order_record, parcel
 
 
 def count(db, model, *where) -> int:
@@ -95,6 +96,47 @@ def test_a_fulfilled_order_becomes_a_shipment_once(db):
     assert count(db, Shipment) == 1
     assert db.scalar(select(OrderLine.qty_shipped)) == 2
     assert db.scalar(select(Order.status)) is OrderStatus.SHIPPED
+
+
+def _two_line_order(i: int, *, minutes_later: int = 0, fulfillments=()):  # type: ignore[no-untyped-def]
+    lines = (ChannelLine(external_id=f"{i}-1", sku="TEE-BLK-M", title="Tee black M", quantity=3,
+                         unit_price=Decimal("10.00")),
+             ChannelLine(external_id=f"{i}-2", sku="CAP-RED", title="Cap red", quantity=1, unit_price=Decimal("8.00")))
+    return order_record(i, minutes_later=minutes_later, lines=lines, fulfillments=fulfillments,
+                        channel_status=OrderStatus.SHIPPED if fulfillments else None)
+
+
+def _split_parcels(i: int):  # type: ignore[no-untyped-def]
+    first = ChannelFulfillment(external_id=f"F{i}a", carrier="UPS", tracking_number=f"1ZSPLIT{i:04d}A",
+                               shipped_at=T0, line_quantities={f"{i}-1": 2})
+    # The second parcel asks for more tees than are left: only the one left ships, with the cap.
+    second = ChannelFulfillment(external_id=f"F{i}b", carrier="FedEx", tracking_number=f"SPLIT{i:04d}B",
+                                shipped_at=T0, line_quantities={f"{i}-1": 5, f"{i}-2": 1, "no-such-line": 4})
+    repeated = first.model_copy(update={"external_id": f"F{i}c"})
+    return (first, second, repeated)
+
+
+def _parcel_story(db, number: str):  # type: ignore[no-untyped-def]
+    order = db.scalar(select(Order).where(Order.number == number))
+    shipped = dict(db.execute(select(OrderLine.sku, OrderLine.qty_shipped).where(OrderLine.order_id == order.id)).all())
+    parcels = db.execute(select(Shipment.tracking_number, Shipment.carrier, func.sum(ShipmentLine.quantity))
+                         .join(ShipmentLine, ShipmentLine.shipment_id == Shipment.id)
+                         .where(Shipment.order_id == order.id).group_by(Shipment.id)
+                         .order_by(Shipment.tracking_number)).all()
+    reported = count(db, Event, Event.order_id == order.id, Event.kind == "shipment_reported")
+    return shipped, [tuple(p) for p in parcels], reported
+
+
+def test_parcels_of_a_new_order_are_stored_in_bulk_as_the_update_path_stores_them(db):
+    """A new order arriving fulfilled (bulk path) ends exactly like one fulfilled in a later update (ORM path)."""
+    channel = make_channel(db)
+    ingest(db, channel, [_two_line_order(1, fulfillments=_split_parcels(1)), _two_line_order(3)])
+    ingest(db, channel, [_two_line_order(3, minutes_later=30, fulfillments=_split_parcels(3))])
+    bulk, updated = _parcel_story(db, "#1002"), _parcel_story(db, "#1004")
+    assert bulk[0] == {"TEE-BLK-M": 3, "CAP-RED": 1}
+    assert bulk[1] == [("1ZSPLIT0001A", "UPS", 2), ("SPLIT0001B", "FedEx", 2)]  # the repeat is stored once
+    assert bulk[2] == 2
+    assert (updated[0], [(t.replace("0003", "0001"), c, q) for t, c, q in updated[1]], updated[2]) == bulk
 
 
 def test_a_malformed_record_goes_to_dead_letters_with_its_raw_json_and_the_rest_lands(db):
