@@ -5,8 +5,10 @@ would compete with the client for the interpreter lock and the measure would be 
 
 - **Channel ingest**: a fresh SQLite store, one channel of each kind on a sandbox holding
   ``orders`` orders per shop (faults off); the time of ``poll_channel`` (HTTP, parsing, hold
-  rules, storing, cursor) from the first page to the last. Amazon's quotas are sped up 10,000x:
-  the real ones (getOrderItems at 0.5 requests/s) allow two orders a second, whatever the code does.
+  rules, storing, cursor) from the first page to the last. The API quotas are lifted 1,000x
+  (``--quota-scale``) so the figure is OpsDesk's own: at the documented ones Shopify GraphQL's
+  cost bucket (50 points a second, 5 an order) allows 10 orders a second and Amazon's getOrderItems
+  (0.5 requests a second, one per order) half an order a second, whatever the code does.
 - **Carrier poll**: ``parcels`` undelivered parcels in the store for each carrier kind, and one
   ``poll_carrier`` cycle over all of them (batched, concurrent within the connector's limits).
 """
@@ -28,7 +30,7 @@ from sqlalchemy import select
 
 from bench.measure import Measure
 from core.db import engine_for, insert_rows, new_session, writing
-from core.enums import ShipmentStatus
+from core.enums import ChannelKind, ShipmentStatus
 from core.migrate import upgrade
 from core.models import Channel, Order, Shipment, utcnow
 from core.seed import SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV, seed_demo
@@ -39,6 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 TOKEN = "bench-token"
 CHANNEL_TARGET, CARRIER_TARGET_S = 1_000, 60
+QUOTA_SCALE = 1000
+# Orders a second the documented quotas allow, whatever the code does (see the module's docstring).
+QUOTA_CEILING = {ChannelKind.SHOPIFY_GRAPHQL: "10 orders/s (cost bucket)",
+                 ChannelKind.AMAZON: "0.5 orders/s (getOrderItems)"}
 # One carrier name per demo account: EasyPost follows UPS, Shippo FedEx, AfterShip everything else.
 CARRIER_OF = {"easypost-sandbox": "UPS", "shippo-sandbox": "FedEx", "aftership-sandbox": "DHL"}
 
@@ -94,10 +100,10 @@ def measure_channel_ingest(orders: int) -> list[Measure]:
         upgrade(url)
         saved = _environment(url)
         try:
-            with sandbox_process("--backlog", str(orders), "--amazon-rate-scale", "10000") as sandbox_url, \
+            with sandbox_process("--backlog", str(orders), "--quota-scale", str(QUOTA_SCALE)) as sandbox_url, \
                     new_session(engine_for(url)) as session:
                 seed_demo(session, sandbox_url=sandbox_url, all_kinds=True)
-                channels = [(c.code, c.kind.label) for c in session.scalars(select(Channel).order_by(Channel.id))]
+                channels = [(c.code, c.kind) for c in session.scalars(select(Channel).order_by(Channel.id))]
                 session.rollback()
                 for code, kind in channels:
                     began = time.perf_counter()
@@ -106,10 +112,12 @@ def measure_channel_ingest(orders: int) -> list[Measure]:
                     rate = report.result.written / seconds if seconds else 0.0
                     ok = report.error is None and report.result.written >= orders and rate >= CHANNEL_TARGET
                     out.append(Measure(
-                        f"channel ingest end to end: {kind}", rate, target=f">= {CHANNEL_TARGET:,} orders/s", ok=ok,
+                        f"channel ingest end to end: {kind.label}", rate, target=f">= {CHANNEL_TARGET:,} orders/s", ok=ok,
                         unit="orders/s", reps=1,
                         note=f"{report.result.written:,} orders (a backlog of {orders:,} and the shop's double "
-                             f"submissions) in {seconds:.1f} s: HTTP, parsing, hold rules, store, cursor"
+                             f"submissions) in {seconds:.1f} s: HTTP, parsing, hold rules, store, cursor; quotas "
+                             f"x{QUOTA_SCALE:,}" + (f" (as documented: {QUOTA_CEILING[kind]} at most)"
+                                                    if kind in QUOTA_CEILING else "")
                              + (f"; ERROR {report.error}" if report.error else "")))
         finally:
             _restore(saved)

@@ -41,11 +41,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                          malformed_rate=args.malformed_rate)
     from sandbox.amazon_api import RATES as AMAZON_RATES
     from sandbox.server import WOO_KEY
+    from sandbox.shopify_graphql_api import MAX_QUERY_COST as GRAPHQL_MAX_COST
+    from sandbox.shopify_graphql_api import RESTORE_PER_S as GRAPHQL_RESTORE
 
-    amazon = {op: (rate * args.amazon_rate_scale, burst) for op, (rate, burst) in AMAZON_RATES.items()}
+    quota = args.quota_scale
+    amazon = {op: (rate * args.amazon_rate_scale * quota, burst) for op, (rate, burst) in AMAZON_RATES.items()}
     server = make_server(args.host, args.port, seed=args.seed, token=token, faults=faults,
                          time_scale=args.time_scale, orders_per_minute=args.orders_per_minute,
-                         backlog=args.backlog, amazon_rates=amazon, carrier_speed=args.carrier_speed)
+                         backlog=args.backlog, amazon_rates=amazon, carrier_speed=args.carrier_speed,
+                         graphql_bucket=(GRAPHQL_MAX_COST, GRAPHQL_RESTORE * quota))
     print(f"sandbox at {server.url}: Shopify Admin REST and GraphQL, Amazon SP-API Orders (token from "
           f"${args.token_env}), WooCommerce REST v3 (consumer key {WOO_KEY}, secret: the same token); carriers "
           f"EasyPost /v2/trackers, Shippo /tracks, AfterShip /tracking/2024-04 (API key: the token); Ctrl-C stops")
@@ -251,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--malformed-rate", type=float, default=0.0)
     sb.add_argument("--amazon-rate-scale", type=float, default=1.0,
                     help="multiply SP-API's documented quotas (getOrders 0.0167/s, getOrderItems 0.5/s)")
+    sb.add_argument("--quota-scale", type=float, default=1.0,
+                    help="multiply the API quotas (SP-API's per operation, Shopify GraphQL's restore rate) to "
+                         "measure OpsDesk's own throughput; the default serves them as documented")
     sb.add_argument("--carrier-speed", type=float, default=1.0,
                     help="parcel journeys run this many times faster (the demo uses 60: an hour a minute)")
 

@@ -28,6 +28,8 @@ PATH = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 _SORT = re.compile(r"sortKey:\s*(\w+)")
 _TERM = re.compile(r"(updated_at|created_at):(>=|<=|>|<)'?([^'\s]+)'?")
 NODE_COST, CONNECTION_COST = 5, 2
+# The standard plan's bucket as the sandbox serves it: 1,000 points (also the most one query may cost), 50 a second.
+MAX_QUERY_COST, RESTORE_PER_S = 1000.0, 50.0
 _OPS = {">=": lambda v, b: v >= b, ">": lambda v, b: v > b, "<=": lambda v, b: v <= b, "<": lambda v, b: v < b}
 
 
@@ -125,8 +127,8 @@ class CostBucket:
 class ShopifyGraphqlApi:
     """Handler for ``/admin/api/<version>/graphql.json``."""
 
-    def __init__(self, world: World, faults: Faults, token: str, *, maximum: float = 1000.0,
-                 restore: float = 50.0) -> None:
+    def __init__(self, world: World, faults: Faults, token: str, *, maximum: float = MAX_QUERY_COST,
+                 restore: float = RESTORE_PER_S) -> None:
         self.world, self.faults, self._token = world, faults, token
         self.bucket = CostBucket(maximum, restore)
 
