@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from bench.dataset import CHANNELS, COUNTRIES, Shop
 from bench.generate import INSERT_SQL
-from bench.measure import Measure, Sample
+from bench.measure import Measure, Sample, Waits
 from bench.reads import raw_connection
 from bench.rows import ts_text
 from connectors.schemas import Address, ChannelLine, ChannelOrder, Page
@@ -144,6 +144,7 @@ def measure_ingest(engine: Engine, db_path: str, pages: int, *, seed: int = 7) -
             sql_ch = add_channel(session, SQL_CHANNEL, kind=spec.kind, base_url="http://127.0.0.1:8900/bench",
                                  token_env="BENCH_INGEST_TOKEN", sla_policy=spec.sla_policy)
             app_ms, app_cpu = [], []
+            app_began = Waits.now()
             for i, chunk in enumerate(chunks):
                 page = Page(records=tuple(chunk), cursor=str(i))
                 start, start_cpu = time.perf_counter(), time.process_time()
@@ -153,15 +154,18 @@ def measure_ingest(engine: Engine, db_path: str, pages: int, *, seed: int = 7) -
                     app_cpu.append((time.process_time() - start_cpu) * 1000)
                 if result.written != len(chunk):
                     raise RuntimeError(f"apply_page wrote {result.written} of {len(chunk)} orders")
+            app_waits = Waits.now().since(app_began)
         policy = SlaPolicy.from_dict(spec.sla_policy)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         sql_ms, sql_cpu = [], []
+        sql_began = Waits.now()
         for i, chunk in enumerate(chunks):
             start, start_cpu = time.perf_counter(), time.process_time()
             bare_insert(conn, sql_ch.id, SQL_CHANNEL, policy, chunk)
             if i:
                 sql_ms.append((time.perf_counter() - start) * 1000)
                 sql_cpu.append((time.process_time() - start_cpu) * 1000)
+        sql_waits = Waits.now().since(sql_began)
         stored = dict(conn.execute("SELECT status, count(*) FROM orders WHERE channel_id = ? GROUP BY status",
                                    (app_ch.id,)).fetchall())
     finally:
@@ -178,5 +182,6 @@ def measure_ingest(engine: Engine, db_path: str, pages: int, *, seed: int = 7) -
         note=f"{lines:.2f} lines/order, stored by the app as {stored}; sustained over {len(app_ms)} pages (WAL "
              f"checkpoints included); median page {app.median:.1f} ms (SQL {sql.median:.1f} ms), CPU per page "
              f"{app.cpu_median:.1f} ms (SQL {sql.cpu_median:.1f} ms) = {PAGE / app.cpu_median * 1000:,.0f} orders/s "
-             "on an idle core; p90 columns hold the rate of the slow (p90) page",
+             f"on an idle core; p90 columns hold the rate of the slow (p90) page; app side: {app_waits}; SQL side: "
+             f"{sql_waits}",
     )]

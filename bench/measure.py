@@ -105,6 +105,31 @@ def lookup_measure(name: str, app: Sample, sql: Sample, note: str = "") -> Measu
                    reps=len(app.times_ms), baseline_reps=len(sql.times_ms), note=note)
 
 
+@dataclass(frozen=True)
+class Waits:
+    """What a stretch of this process's work waited on: storage I/O and the scheduler (Linux)."""
+
+    read_mb: float  # bytes the process made storage read (not served from the page cache)
+    written_mb: float  # bytes it sent to storage (WAL, checkpoints)
+    blocked: int  # voluntary context switches: waited on I/O or a lock
+    preempted: int  # involuntary ones: another process had the core
+
+    @staticmethod
+    def now() -> Waits:
+        io = {}
+        try:
+            with open("/proc/self/io") as fh:
+                io = dict(line.split(": ") for line in fh.read().splitlines())
+        except OSError:
+            pass
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        return Waits(int(io.get("read_bytes", 0)) / 1e6, int(io.get("write_bytes", 0)) / 1e6, use.ru_nvcsw, use.ru_nivcsw)
+
+    def since(self, start: Waits) -> str:
+        return (f"storage read {self.read_mb - start.read_mb:,.0f} MB, written {self.written_mb - start.written_mb:,.0f} "
+                f"MB; blocked {self.blocked - start.blocked:,}x, preempted {self.preempted - start.preempted:,}x")
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far (ru_maxrss is KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
