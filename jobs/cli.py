@@ -61,6 +61,26 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox_faults(args: argparse.Namespace) -> int:
+    """Read or turn a running sandbox's fault knobs (``/_sandbox/faults``) and print them."""
+    import httpx
+
+    changes = {"reset": True} if args.reset else {
+        name: value for name, value in (("rate_429", args.rate_429), ("rate_5xx", args.rate_5xx),
+                                        ("slow_ms", args.slow_ms), ("malformed_rate", args.malformed_rate))
+        if value is not None}
+    url = args.url.rstrip("/") + "/_sandbox/faults"
+    try:
+        resp = httpx.put(url, json=changes, timeout=5) if changes else httpx.get(url, timeout=5)
+    except httpx.HTTPError as exc:
+        return _fail(f"no sandbox answering at {args.url} ({type(exc).__name__})")
+    body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code != 200:
+        return _fail(f"the sandbox refused: {body.get('error') or resp.status_code}")
+    print("  ".join(f"{name}={value:g}" for name, value in body.items()))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from jobs.worker import run_worker
 
@@ -260,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "measure OpsDesk's own throughput; the default serves them as documented")
     sb.add_argument("--carrier-speed", type=float, default=1.0,
                     help="parcel journeys run this many times faster (the demo uses 60: an hour a minute)")
+
+    knobs = add("sandbox-faults", cmd_sandbox_faults, "read or turn a running sandbox's fault knobs (no option: read)")
+    knobs.add_argument("--url", default="http://127.0.0.1:8900", help="the sandbox (default the demo's)")
+    knobs.add_argument("--rate-429", type=float, metavar="P", help="share of API requests answered 429")
+    knobs.add_argument("--rate-5xx", type=float, metavar="P", help="share answered 500, 502, 503 or 504")
+    knobs.add_argument("--slow-ms", type=int, metavar="MS", help="delay every answer (past 10000 most connectors time out)")
+    knobs.add_argument("--malformed-rate", type=float, metavar="P", help="share of new orders and parcels sent broken")
+    knobs.add_argument("--reset", action="store_true", help="turn every knob off")
 
     add("worker", cmd_worker, "run the scheduler: polls every enabled channel")
     rep = add("reports", lambda a: 2, "report rollups").add_subparsers(dest="reports_command", required=True)

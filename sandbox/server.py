@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox import FaultConfig, Faults, Reply, Request
+from sandbox import FaultConfig, Faults, Reply, Request, knobs
 from sandbox.amazon_api import PREFIX as AMAZON_PREFIX
 from sandbox.amazon_api import AmazonApi
 from sandbox.carrier_api import mount as mount_carriers
@@ -104,6 +104,8 @@ class SandboxServer:
             reply = Reply.text(200, "ok")
         elif req.path == "/_sandbox/stats":
             reply = Reply.json(200, self.stats())
+        elif req.path == "/_sandbox/faults":
+            reply = knobs.handle(req, self.faults, [*self.worlds.values(), *([self.parcels] if self.parcels else [])])
         else:
             route = next((self._routes[p] for p in sorted(self._routes, key=len, reverse=True)
                           if req.path.startswith(p)), None)
