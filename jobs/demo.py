@@ -116,7 +116,7 @@ def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False)
         if not _wait_http(f"http://127.0.0.1:{port}/_stcore/health", 60):
             print(f"opsdesk: error: the UI did not start on port {port} (is it in use?)", file=sys.stderr)
             return 1
-        _banner(port)
+        _banner(port, sandbox_port)
         while True:
             for name, proc in procs.items():
                 if proc.poll() is not None:
@@ -142,14 +142,25 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def _banner(port: int) -> None:
+def _banner(port: int, sandbox_port: int) -> None:
     width = max(len(a.username) for a in DEMO_ACCOUNTS)
     print("\n" + "=" * 64)
     print(f"  OpsDesk demo is running:  http://localhost:{port}")
     print("  Orders stream in every few seconds from four sandbox channels: Shopify (REST and GraphQL),")
-    print("  WooCommerce and Amazon.")
+    print("  WooCommerce and Amazon; EasyPost, Shippo and AfterShip track the parcels.")
     print("  Sign in with one of these demo accounts:")
     for account in DEMO_ACCOUNTS:
         print(f"    {account.username.ljust(width)}  /  {account.password.ljust(18)}  {account.role.label}")
+    print("  Make the integrations sick and watch Connector health (released knobs heal by themselves):")
+    opsdesk = _relative(Path(sys.executable).parent / "opsdesk")
+    print(f"    {opsdesk} sandbox-faults --url http://127.0.0.1:{sandbox_port} --rate-5xx 0.5   (then --reset)")
     print("  Ctrl-C stops everything.")
     print("=" * 64 + "\n", flush=True)
+
+
+def _relative(path: Path) -> str:
+    """``path`` as typed from the current directory when it lies below it (.venv/bin/opsdesk), else whole."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
