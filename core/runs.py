@@ -57,6 +57,25 @@ def finish_run(
     return run
 
 
+ORPHANED = "the worker stopped during this run (killed or crashed); the pages it stored before that are kept"
+
+
+def abort_orphaned_runs(session: Session) -> int:
+    """Close every run still marked running as aborted; returns how many.
+
+    Only the worker that has just become the active one calls this, before it starts any run
+    of its own: a run still running then was started by a worker that died (a SIGKILL leaves no
+    chance to close it). Aborted, not failed: the channel did nothing wrong, so the breaker
+    ignores it. A person's ``opsdesk poll --once`` still going closes its own run again at its end.
+    """
+    with writing(session):
+        runs = session.scalars(select(ConnectorRun).where(ConnectorRun.status == RunStatus.RUNNING)).all()
+        now = utcnow()
+        for run in runs:
+            run.status, run.finished_at, run.error = RunStatus.ABORTED, now, ORPHANED
+    return len(runs)
+
+
 def _later(new: str, old: str) -> bool:
     """Compare cursors as instants when both are timestamps, else as opaque strings."""
     try:

@@ -14,6 +14,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from core.channels import enabled_channels
 from core.connector_health import poll_requests
 from core.db import database_url, new_session
+from core.runs import abort_orphaned_runs
 from jobs import demo_returns, sla, track
 from jobs.allocate import allocate_ready_orders, check_integrity, retry_backorders
 from jobs.leader import Leadership
@@ -102,6 +103,7 @@ def run_worker() -> None:
             announced = True
         if _stopping.wait(5):
             return
+    _close_orphaned_runs()
     scheduler = BlockingScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
     )
@@ -140,6 +142,18 @@ def run_worker() -> None:
         log.info("worker stopped")
     if lost.is_set():
         raise SystemExit(LOST_LEADERSHIP)
+
+
+def _close_orphaned_runs() -> None:
+    """Runs a dead worker left open would say "running" on the health page forever: close them."""
+    try:
+        with new_session() as session:
+            closed = abort_orphaned_runs(session)
+    except Exception as exc:  # the database is away: they stay open until the next start, nothing is lost
+        log.warning("could not close the runs a stopped worker left open: %s", exc)
+        return
+    if closed:
+        log.warning("closed %d run(s) a stopped worker left open (recorded as aborted)", closed)
 
 
 def _acquire(leader: Leadership) -> bool:

@@ -44,6 +44,11 @@ def opsdesk(url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
+def run_ids(url: str, status: RunStatus) -> list[int]:
+    with new_session(engine_for(url)) as session:
+        return list(session.scalars(select(ConnectorRun.id).where(ConnectorRun.status == status)))
+
+
 def stored(url: str) -> tuple[set[str], int, int]:
     with new_session(engine_for(url)) as session:
         ids = set(session.scalars(select(Order.external_id)))
@@ -175,6 +180,8 @@ def test_the_standby_takes_over_within_a_minute_when_the_active_worker_is_killed
         killed_at = time.monotonic()
         assert first.wait(timeout=10) == -signal.SIGKILL
         at_kill = stored(db_url)[1]
+        left_open = run_ids(db_url, RunStatus.RUNNING)
+        assert len(left_open) == 1  # the poll it was in: nobody closed it
         shop_size = len(slow_sandbox.world.orders_snapshot())
         assert 0 < at_kill < shop_size, "the kill must land mid-ingest for this test to mean anything"
         assert "worker stopped" not in first_log.read_text()  # it really died, it did not stop
@@ -183,6 +190,12 @@ def test_the_standby_takes_over_within_a_minute_when_the_active_worker_is_killed
         assert _wait(lambda: as_the_sandbox_has_them(db_url, slow_sandbox), 60), second_log.read_text()
         assert time.monotonic() - killed_at < 60  # taken over and caught up within a minute
         assert stored(db_url)[2] == 0  # nothing was dead-lettered on the way
+        # The new active worker closed the dead one's run: aborted (the breaker ignores it), and says why.
+        with new_session(engine_for(db_url)) as session:
+            orphan = session.get_one(ConnectorRun, left_open[0])
+            assert orphan.status is RunStatus.ABORTED and orphan.finished_at is not None
+            assert orphan.error.startswith("the worker stopped during this run")
+        assert "closed 1 run(s) a stopped worker left open" in second_log.read_text()
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
