@@ -1,7 +1,7 @@
 """Carrier health: how each carrier account's tracking polls are doing, for the connector health page.
 
 The same measures as the channels' (core.connector_health): last success, lag, runs and
-failures in 24 h, open dead letters, the last error; plus recent runs, runs per hour and
+failures in 24 h, open dead letters, the last error, the breaker; plus recent runs, runs per hour and
 dead letters of one account.
 """
 
@@ -13,13 +13,14 @@ import pandas as pd
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from core.breaker import breaker_for
 from core.db import writing
 from core.enums import FAILED_RUNS, RunStatus
 from core.models import CarrierAccount, ConnectorRun, DeadLetter, utcnow
 from core.sqltime import hour_bucket, hour_start
 
-HEALTH_COLUMNS = ["account_id", "carrier", "kind", "tracks", "state", "last_success", "lag_minutes", "runs_24h",
-                  "failed_24h", "error_rate_pct", "dead_letters", "last_error"]
+HEALTH_COLUMNS = ["account_id", "carrier", "kind", "tracks", "state", "resting_until", "last_success", "lag_minutes",
+                  "runs_24h", "failed_24h", "error_rate_pct", "dead_letters", "last_error"]
 
 
 def start_carrier_run(session: Session, account: CarrierAccount) -> int:
@@ -57,7 +58,11 @@ def carrier_health(session: Session, *, now: datetime) -> pd.DataFrame:
     for aid, code, kind, tracks, enabled, at, runs, failed, open_letters, error in rows:
         at = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
         runs, failed = int(runs or 0), int(failed or 0)
-        out.append((aid, code, kind.label, ", ".join(tracks or ["*"]), "running" if enabled else "paused", at,
+        breaker = breaker_for(session, ConnectorRun.carrier_account_id == aid)
+        resting = breaker.open_until if enabled and breaker.is_open(now) else None
+        state = "paused" if not enabled else (
+            f"resting after {breaker.failures} failed polls" if resting else "running")
+        out.append((aid, code, kind.label, ", ".join(tracks or ["*"]), state, resting, at,
                     round((now - at).total_seconds() / 60, 1) if at else None, runs, failed,
                     round(100 * failed / runs, 1) if runs else None, int(open_letters or 0), error))
     return pd.DataFrame(out, columns=HEALTH_COLUMNS)

@@ -14,10 +14,11 @@ from connectors import carriers
 from connectors.carrier_base import ParcelRef, TrackingSource
 from core.auth import WORKER
 from core.carrier_health import start_carrier_run
+from core.carrier_ops import carrier_breaker, carrier_poll_requests
 from core.carriers import enabled_carrier_accounts, get_carrier_account
 from core.db import new_session
 from core.errors import InvalidInput
-from core.models import CarrierAccount
+from core.models import CarrierAccount, utcnow
 from core.tracking import TrackingResult, apply_tracking, parcels_to_track, sweep_stale
 from jobs.runs import RunCounts, recorded_run
 
@@ -32,6 +33,7 @@ class TrackReport:
     fetched: int
     result: TrackingResult
     error: str | None
+    resting_until: datetime | None = None  # not polled: the account's breaker is open until then
 
     def __str__(self) -> str:
         r = self.result
@@ -58,10 +60,19 @@ def tracking_source(account: CarrierAccount) -> Iterator[TrackingSource]:
         source.close()
 
 
-def poll_carrier(code: str, *, should_stop: Callable[[], bool] = lambda: False, batch: int = BATCH) -> TrackReport:
-    """Poll one carrier account once over all its undelivered parcels; a failure is recorded on the run."""
+def poll_carrier(code: str, *, should_stop: Callable[[], bool] = lambda: False, batch: int = BATCH,
+                 respect_breaker: bool = True) -> TrackReport:
+    """Poll one carrier account once over all its undelivered parcels; a failure is recorded on the run.
+
+    After repeated failures the account's breaker is open and the poll is skipped until it
+    closes, as for channels; a person's "poll now" passes ``respect_breaker=False``.
+    """
     with new_session() as session:
         account = get_carrier_account(session, code)
+        breaker = carrier_breaker(session, account.id)
+        if respect_breaker and breaker.is_open(utcnow()):
+            log.info("%s: resting after %d failed polls, until %s", code, breaker.failures, breaker.open_until)
+            return TrackReport(code, 0, TrackingResult(), None, resting_until=breaker.open_until)
         run_id = start_carrier_run(session, account)
         totals, fetched = TrackingResult(), 0
 
@@ -88,8 +99,12 @@ def sweep_stale_parcels() -> int:
         return sweep_stale(session, actor=WORKER)
 
 
-def sync_carrier_jobs(scheduler: Any, run: Callable[[str], None]) -> None:
-    """One ``track:<code>`` job per enabled carrier account at its interval; others are removed."""
+def sync_carrier_jobs(scheduler: Any, run: Callable[[str], None], asked: set[str]) -> None:
+    """One ``track:<code>`` job per enabled carrier account at its interval; others are removed.
+
+    An account a person asked to poll now runs at once and joins ``asked`` (its breaker then
+    does not hold it back).
+    """
     with new_session() as session:
         wanted = {f"{PREFIX}{a.code}": a.poll_interval_s for a in enabled_carrier_accounts(session)}
     for job in scheduler.get_jobs():
@@ -103,3 +118,11 @@ def sync_carrier_jobs(scheduler: Any, run: Callable[[str], None]) -> None:
             log.info("scheduled %s every %ss", job_id, interval)
         elif job.trigger.interval.total_seconds() != interval:
             job.reschedule("interval", seconds=interval)
+    with new_session() as session:
+        requested = carrier_poll_requests(session)
+    for code in requested:
+        job = scheduler.get_job(f"{PREFIX}{code}")
+        if job is not None:
+            asked.add(f"{PREFIX}{code}")
+            job.modify(next_run_time=datetime.now(UTC))
+            log.info("tracking poll of %s requested from the desk", code)

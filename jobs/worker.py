@@ -23,7 +23,7 @@ from jobs.poll import poll_channel
 log = logging.getLogger("opsdesk.worker")
 _stopping = threading.Event()
 RESCAN_S = 15  # how often the worker notices channels added, paused or edited
-_asked: set[str] = set()  # channels a person asked to poll now: their breaker does not hold them back
+_asked: set[str] = set()  # channels (and track:<code> accounts) a person asked to poll now: no breaker for them
 LOST_LEADERSHIP = 3  # exit code: another worker is active now; a supervisor restarts this one as a standby
 
 
@@ -38,7 +38,9 @@ def _poll(code: str) -> None:
 
 def _track(code: str) -> None:
     try:
-        track.poll_carrier(code, should_stop=_stopping.is_set)
+        asked = f"{track.PREFIX}{code}" in _asked
+        _asked.discard(f"{track.PREFIX}{code}")
+        track.poll_carrier(code, should_stop=_stopping.is_set, respect_breaker=not asked)
     except Exception:  # recorded on the run and logged whole; the next tick tries again
         log.exception("tracking poll of %s failed", code)
 
@@ -78,7 +80,7 @@ def sync_jobs(scheduler: BlockingScheduler) -> None:
             log.info("scheduled %s every %ss", job_id, interval)
         elif job.trigger.interval.total_seconds() != interval:
             job.reschedule("interval", seconds=interval)
-    track.sync_carrier_jobs(scheduler, _track)  # one track:<code> job per enabled carrier account
+    track.sync_carrier_jobs(scheduler, _track, _asked)  # one track:<code> job per enabled carrier account
     with new_session() as session:
         asked = poll_requests(session)
     for code in asked:  # "poll now" from the connector health page

@@ -33,7 +33,7 @@ with session_scope() as db:
     health = channel_health(db, now=now)
 if health.empty:
     st.info("No channels yet.")
-    carrier_health_view.show_carriers(tz, now)
+    carrier_health_view.show_carriers(actor, now)
     st.stop()
 overview = format.health_table(health, tz)
 st.dataframe(overview, hide_index=True)
@@ -101,4 +101,4 @@ else:
         act(lambda db: replay_dead_letter(db, picked, parse=parser_for(kind), actor=actor),
             lambda number: f"Dead letter {picked} replayed: order {number} is stored.")
 
-carrier_health_view.show_carriers(tz, now)
+carrier_health_view.show_carriers(actor, now)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
+from sqlalchemy.orm import Session
 
+from core.auth import Actor
 from core.carrier_health import carrier_dead_letters, carrier_health, carrier_runs, carrier_runs_by_hour
-from ui import format
+from core.carrier_ops import request_carrier_poll, set_carrier_enabled
+from core.enums import Permission
+from core.errors import DomainError
+from ui import flash, format
 from ui.db import session_scope
 
 
-def show_carriers(tz: str | None, now: datetime) -> None:
-    """Carriers beside channels: last success, lag, recent runs, error rate and dead letters."""
+def show_carriers(actor: Actor, now: datetime) -> None:
+    """Carriers beside channels: last success, lag, the breaker, recent runs, error rate and dead letters;
+    pause, resume and poll now for those who operate connectors."""
+    tz = actor.timezone
     st.header("Carriers")
     with session_scope() as db:
         health = carrier_health(db, now=now)
@@ -24,13 +32,15 @@ def show_carriers(tz: str | None, now: datetime) -> None:
     last = f"Last successful poll ({format.zone_label(tz)})"
     st.dataframe(pd.DataFrame({
         "Carrier account": health["carrier"], "API": health["kind"], "Tracks": health["tracks"],
-        "Polling": health["state"],
+        "Polling": format.polling_states(health, tz),
         last: [format.local_time(v, tz) if v is not None and not pd.isna(v) else "never" for v in health["last_success"]],
         "Lag (min)": health["lag_minutes"], "Polls (24 h)": health["runs_24h"], "Failed (24 h)": health["failed_24h"],
         "Error rate (%)": health["error_rate_pct"], "Dead letters": health["dead_letters"],
         "Last error": health["last_error"].fillna("")}), hide_index=True)
     names = dict(zip(health["account_id"], health["carrier"], strict=True))
     account_id = st.selectbox("Carrier account", list(names), format_func=names.__getitem__, key="carrier_account")
+    if actor.can(Permission.OPERATE_CONNECTORS):
+        _actions(actor, account_id, names[account_id], health.set_index("account_id").loc[account_id, "state"])
     with session_scope() as db:
         hourly = carrier_runs_by_hour(db, account_id, now=now)
         runs = carrier_runs(db, account_id)
@@ -54,3 +64,25 @@ def show_carriers(tz: str | None, now: datetime) -> None:
         picked = st.selectbox("Unreadable tracking", list(labels), format_func=labels.__getitem__)
         st.caption("Its raw payload, exactly as the carrier sent it:")
         st.code(str(letters.set_index("id").loc[picked, "raw"]), language="json", wrap_lines=True)
+
+
+def _actions(actor: Actor, account_id: int, name: str, state: str) -> None:
+    left, middle, _ = st.columns([1, 1, 3])
+    if state == "paused":
+        if left.button("Resume tracking", icon=":material/play_arrow:", key="carrier_resume"):
+            _act(lambda db: set_carrier_enabled(db, account_id, True, actor=actor), f"{name} resumed.")
+    elif left.button("Pause tracking", icon=":material/pause:", key="carrier_pause"):
+        _act(lambda db: set_carrier_enabled(db, account_id, False, actor=actor), f"{name} paused.")
+    if middle.button("Poll now", icon=":material/sync:", disabled=state == "paused", key="carrier_poll"):
+        _act(lambda db: request_carrier_poll(db, account_id, actor=actor),
+             f"Asked the worker to poll {name}; it starts within 15 seconds.")
+
+
+def _act(verb: Callable[[Session], object], done: str) -> None:
+    """Run one action on the account; what happened goes to the flash shown at the top of the page."""
+    try:
+        with session_scope() as db:
+            verb(db)
+    except (DomainError, LookupError) as exc:
+        flash.rerun_with(str(exc), ok=False)
+    flash.rerun_with(done)

@@ -513,13 +513,18 @@ def health_table(health: pd.DataFrame, tz: str | None) -> pd.DataFrame:
     last = f"Last successful poll ({zone_label(tz)})"
     return pd.DataFrame({
         "Channel": health["channel"], "Kind": health["kind"],
-        "Polling": [state if rest is None or pd.isna(rest) else f"{state}, next try {local_time(rest, tz)}"
-                    for state, rest in zip(health["state"], health["resting_until"], strict=True)],
+        "Polling": polling_states(health, tz),
         last: [local_time(v, tz) if v is not None and not pd.isna(v) else "never" for v in health["last_success"]],
         "Lag (min)": health["lag_minutes"], "Polls (24 h)": health["runs_24h"], "Failed (24 h)": health["failed_24h"],
         "Error rate (%)": health["error_rate_pct"], "Dead letters": health["dead_letters"],
         "Last error": health["last_error"].fillna(""),
     })
+
+
+def polling_states(health: pd.DataFrame, tz: str | None) -> list[str]:
+    """Running, paused, or resting after failed polls with the time of the next try in the user's zone."""
+    return [state if rest is None or pd.isna(rest) else f"{state}, next try {local_time(rest, tz)}"
+            for state, rest in zip(health["state"], health["resting_until"], strict=True)]
 
 
 def runs_table(runs: pd.DataFrame, tz: str | None) -> pd.DataFrame:

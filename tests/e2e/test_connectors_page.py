@@ -74,3 +74,33 @@ def test_support_reads_the_health_but_has_no_levers(monkeypatch, fresh_shop):
     assert "#DL-1" in at.code[0].value  # support sees the raw payload too
     labels = {b.label for b in at.button}
     assert not labels & {"Pause polling", "Resume polling", "Poll now", "Replay"}
+
+
+def test_an_ops_lead_pauses_resumes_and_polls_a_carrier_account_and_support_cannot(monkeypatch, fresh_shop):
+    from core.carriers import add_carrier_account
+    from core.enums import CarrierKind
+    from core.models import CarrierAccount
+
+    with new_session(engine_for(fresh_shop.url)) as db:
+        add_carrier_account(db, "ep-desk", kind=CarrierKind.EASYPOST, base_url="http://127.0.0.1:9/ep",
+                            token_env="EP_KEY", carriers="*")
+        db.add(ConnectorRun(carrier_account_id=db.scalar(select(CarrierAccount.id)), connector="ep-desk",
+                            started_at=utcnow(), finished_at=utcnow(), status=RunStatus.FAILED, error="HTTP 503"))
+        db.commit()
+    support = open_as(monkeypatch, fresh_shop, "support")
+    assert not {b.label for b in support.button} & {"Pause tracking", "Resume tracking"}
+    at = open_as(monkeypatch, fresh_shop, "ops_lead")
+    carriers = next(d.value for d in at.dataframe if "Carrier account" in d.value.columns).set_index("Carrier account")
+    assert carriers.loc["ep-desk", ["Polling", "Failed (24 h)"]].tolist() == ["running", 1]
+    button(at, "Pause tracking").click().run()
+    assert "ep-desk paused" in plain(at.success[0].value) and button(at, "Poll now").disabled is False
+    carriers = next(d.value for d in at.dataframe if "Carrier account" in d.value.columns).set_index("Carrier account")
+    assert carriers.loc["ep-desk", "Polling"] == "paused"
+    poll_buttons = [b for b in at.button if b.label == "Poll now"]
+    assert poll_buttons[-1].disabled  # the carrier's: paused accounts are not polled
+    button(at, "Resume tracking").click().run()
+    [b for b in at.button if b.label == "Poll now"][-1].click().run()
+    assert "Asked the worker to poll ep-desk" in plain(at.success[0].value)
+    with new_session(engine_for(fresh_shop.url)) as db:
+        account = db.scalar(select(CarrierAccount))
+        assert account.enabled and "poll_requested_at" in account.settings
