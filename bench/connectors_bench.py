@@ -33,9 +33,8 @@ from core.db import engine_for, insert_rows, new_session, writing
 from core.enums import ChannelKind, ShipmentStatus
 from core.migrate import upgrade
 from core.models import Channel, Order, Shipment, utcnow
-from core.seed import SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV, seed_demo
-from jobs.demo import DEMO_CARRIERS, seed_carriers
-from sandbox.server import WOO_KEY
+from core.seed import SANDBOX_TOKEN_ENV, seed_demo
+from jobs.demo import DEMO_CARRIERS, sandbox_secrets, seed_carriers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,8 +49,8 @@ CARRIER_OF = {"easypost-sandbox": "UPS", "shippo-sandbox": "FedEx", "aftership-s
 
 
 def _environment(url: str) -> dict[str, str | None]:
-    saved = {k: os.environ.get(k) for k in ("OPSDESK_DATABASE_URL", SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV)}
-    os.environ.update({"OPSDESK_DATABASE_URL": url, SANDBOX_TOKEN_ENV: TOKEN, SANDBOX_WOO_KEY_ENV: WOO_KEY})
+    saved = {k: os.environ.get(k) for k in ("OPSDESK_DATABASE_URL", *sandbox_secrets(TOKEN))}
+    os.environ.update({"OPSDESK_DATABASE_URL": url, **sandbox_secrets(TOKEN)})
     return saved
 
 

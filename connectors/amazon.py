@@ -30,6 +30,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors import fields as f
+from connectors.amazon_auth import HEADER, LWA_URL, LwaAuth, LwaTokens, shared_tokens
 from connectors.client_base import ClientOwner, checked_page_size
 from connectors.http import BadResponse, RateLimited, json_body, make_client, send_with_retry
 from connectors.schemas import (
@@ -45,6 +46,8 @@ from connectors.schemas import (
 ORDERS_PATH = "/orders/v0/orders"
 MAX_PAGE_SIZE = 100
 SECRETS = ("access token",)
+# Or, as SP-API apps really run, Login with Amazon's three: a fresh access token every hour (amazon_auth).
+SECRET_SHAPES = (SECRETS, ("LWA client id", "LWA client secret", "LWA refresh token"))
 US_MARKETPLACE = "ATVPDKIKX0DER"
 # Documented default quotas per operation: (requests per second, burst).
 RATES: Mapping[str, tuple[float, int]] = {"getOrders": (0.0167, 20), "getOrderItems": (0.5, 30)}
@@ -241,8 +244,15 @@ class AmazonOrders(ClientOwner):
 
     @classmethod
     def connect(cls, base_url: str, token: str, timeout: float = 20.0, **options: Any) -> AmazonOrders:
-        """Build the client for a seller endpoint with an LWA access token."""
-        return cls(make_client(base_url, {"x-amz-access-token": token}, timeout=timeout), **options)
+        """Build the client for a seller endpoint with a fixed LWA access token."""
+        return cls(make_client(base_url, {HEADER: token}, timeout=timeout), **options)
+
+    @classmethod
+    def connect_lwa(cls, base_url: str, tokens: LwaTokens, timeout: float = 20.0, **options: Any) -> AmazonOrders:
+        """Build the client for a seller endpoint that fetches and renews its access tokens through ``tokens``."""
+        client = make_client(base_url, timeout=timeout)
+        client.auth = LwaAuth(tokens)
+        return cls(client, **options)
 
     def _get(self, operation: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.buckets[operation]
@@ -318,12 +328,16 @@ def _updated_of(raw: Any) -> datetime | None:
 
 
 def connect_channel(base_url: str, secrets: Sequence[str], settings: Mapping[str, Any]) -> AmazonOrders:
-    """The connector for a stored channel: ``secrets`` is the access token; settings may name
-    ``marketplace_ids`` (a list or comma-separated; default the US marketplace) and ``first_sync_days``."""
+    """The connector for a stored channel: ``secrets`` is an access token, or the LWA client id, client
+    secret and refresh token (tokens then come from ``settings["lwa_url"]``, default Amazon's); settings
+    may name ``marketplace_ids`` (a list or comma-separated; default the US marketplace) and ``first_sync_days``."""
     markets = settings.get("marketplace_ids") or [US_MARKETPLACE]
     if isinstance(markets, str):
         markets = [m.strip() for m in markets.split(",") if m.strip()]
     options: dict[str, Any] = {"marketplace_ids": markets}
     if settings.get("first_sync_days"):
         options["first_sync_days"] = float(settings["first_sync_days"])
+    if len(secrets) == 3:
+        tokens = shared_tokens(str(settings.get("lwa_url") or LWA_URL), *secrets)
+        return AmazonOrders.connect_lwa(base_url, tokens, **options)
     return AmazonOrders.connect(base_url, secrets[0], **options)

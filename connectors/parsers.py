@@ -44,9 +44,14 @@ def parser_for(kind: ChannelKind) -> Callable[[Any], ChannelOrder | Rejection]:
         raise LookupError(f"No parser for {kind.label} channels yet.") from None
 
 
-def secrets_of(kind: ChannelKind) -> tuple[str, ...]:
-    """What the credential of a ``kind`` channel names, e.g. ('consumer key', 'consumer secret')."""
-    return tuple(_module(kind).SECRETS)
+def secrets_of(kind: ChannelKind) -> tuple[tuple[str, ...], ...]:
+    """The credentials a ``kind`` channel may name, each in order, e.g. (('consumer key', 'consumer secret'),).
+
+    A module lists ``SECRETS``, and ``SECRET_SHAPES`` when it accepts more than one form (Amazon:
+    an access token, or Login with Amazon's client id, client secret and refresh token).
+    """
+    module = _module(kind)
+    return tuple(tuple(shape) for shape in getattr(module, "SECRET_SHAPES", (module.SECRETS,)))
 
 
 def connect(kind: ChannelKind, base_url: str, secrets: Sequence[str], settings: Mapping[str, Any]) -> OrderSource:

@@ -43,12 +43,16 @@ DEMO_LOCATIONS = (
 SANDBOX_CHANNEL = "shop-sandbox"
 SANDBOX_TOKEN_ENV = "OPSDESK_SANDBOX_SHOPIFY_TOKEN"
 SANDBOX_WOO_KEY_ENV = "OPSDESK_SANDBOX_WC_KEY"  # the sandbox's consumer key; its secret is the sandbox token
+# The sandbox seller's Login with Amazon client id and refresh token; the client secret is the sandbox token.
+SANDBOX_LWA_ID_ENV, SANDBOX_LWA_REFRESH_ENV = "OPSDESK_SANDBOX_LWA_CLIENT_ID", "OPSDESK_SANDBOX_LWA_REFRESH_TOKEN"
+SANDBOX_LWA_PATH = "/auth/o2/token"
 _SANDBOX_POLICY = {"handling_days": 1, "cutoff": "14:00", "timezone": "America/New_York"}
 # The other channel kinds, each selling from its own simulated shop in the same sandbox.
 SANDBOX_CHANNELS = (
     ("graphql-sandbox", ChannelKind.SHOPIFY_GRAPHQL, "Sandbox Shopify (GraphQL)", SANDBOX_TOKEN_ENV, {}),
     ("woo-sandbox", ChannelKind.WOOCOMMERCE, "Sandbox WooCommerce store", f"{SANDBOX_WOO_KEY_ENV}:{SANDBOX_TOKEN_ENV}", {}),
-    ("amazon-sandbox", ChannelKind.AMAZON, "Sandbox Amazon seller", SANDBOX_TOKEN_ENV,
+    ("amazon-sandbox", ChannelKind.AMAZON, "Sandbox Amazon seller",
+     f"{SANDBOX_LWA_ID_ENV}:{SANDBOX_TOKEN_ENV}:{SANDBOX_LWA_REFRESH_ENV}",  # tokens through Login with Amazon
      {"marketplace_ids": ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A13V1IB3VIYZZH",
                           "A1805IZSGTT6HS", "A39IBJ37TRP1C6"]}),
 )
@@ -81,6 +85,8 @@ def seed_demo(session: Session, *, sandbox_url: str | None = None, all_kinds: bo
         have_codes = set(session.scalars(select(Channel.code)))
         for code, kind, name, token_env, settings in SANDBOX_CHANNELS:
             if code not in have_codes:
+                if kind is ChannelKind.AMAZON:
+                    settings = {**settings, "lwa_url": sandbox_url + SANDBOX_LWA_PATH}
                 add_channel(session, code, kind=kind, base_url=sandbox_url, token_env=token_env, name=name,
                             settings=settings, poll_interval_s=5, sla_policy=dict(_SANDBOX_POLICY))
                 created.append(f"channel {code}")

@@ -24,16 +24,16 @@ def secrets_for(channel: Channel) -> tuple[str, ...]:
     than one secret (WooCommerce: ``KEY_VAR:SECRET_VAR``), in the order the kind lists them.
     """
     try:
-        wanted = parsers.secrets_of(channel.kind)
+        shapes = parsers.secrets_of(channel.kind)
     except LookupError as exc:
         raise InvalidInput(str(exc)) from None
     if not channel.credentials_env:
         raise InvalidInput(f"Channel {channel.code} has no --token-env set.")
     names = [n.strip() for n in channel.credentials_env.split(":")]
-    if len(names) != len(wanted):
-        shape = ":".join(w.upper().replace(" ", "_") + "_VAR" for w in wanted)
-        raise InvalidInput(f"Channel {channel.code} ({channel.kind.label}) needs --token-env {shape} "
-                           f"({' and '.join(wanted)}); it has {channel.credentials_env}.")
+    if not any(len(names) == len(shape) for shape in shapes):
+        ways = " or ".join(f"--token-env {':'.join(_var(w) for w in shape)} ({', '.join(shape)})" for shape in shapes)
+        raise InvalidInput(f"Channel {channel.code} ({channel.kind.label}) needs {ways}; "
+                           f"it has {channel.credentials_env}.")
     values = []
     for name in names:
         value = os.environ.get(name)
@@ -41,6 +41,10 @@ def secrets_for(channel: Channel) -> tuple[str, ...]:
             raise InvalidInput(f"Channel {channel.code}: environment variable {name} is not set.")
         values.append(value)
     return tuple(values)
+
+
+def _var(what: str) -> str:
+    return what.upper().replace(" ", "_") + "_VAR"
 
 
 def secret_for(channel: Channel) -> str:

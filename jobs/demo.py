@@ -19,12 +19,16 @@ from core.migrate import upgrade
 from core.seed import (
     DEMO_ACCOUNTS,
     DEMO_LOCATIONS,
+    SANDBOX_LWA_ID_ENV,
+    SANDBOX_LWA_REFRESH_ENV,
     SANDBOX_TOKEN_ENV,
     SANDBOX_WOO_KEY_ENV,
     seed_demo,
     seed_stock,
 )
 from sandbox.carrier_api import AFTERSHIP_PREFIX
+from sandbox.lwa_api import CLIENT_ID as LWA_CLIENT_ID
+from sandbox.lwa_api import REFRESH_TOKEN as LWA_REFRESH_TOKEN
 from sandbox.server import WOO_KEY
 from sandbox.world import CATALOG, HIGH_VALUE_SKU
 
@@ -81,10 +85,10 @@ def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False)
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     env = dict(os.environ)
     env.setdefault("OPSDESK_DATABASE_URL", f"sqlite:///{db_path}")
-    env.setdefault(SANDBOX_TOKEN_ENV, "sandbox-token")
-    env.setdefault(SANDBOX_WOO_KEY_ENV, WOO_KEY)
+    for key, value in sandbox_secrets(env.get(SANDBOX_TOKEN_ENV) or "sandbox-token").items():
+        env.setdefault(key, value)
     env.setdefault("OPSDESK_DEMO_RETURNS", "1")  # the worker opens RMAs on some shipped orders for the clerk
-    os.environ.update({k: env[k] for k in ("OPSDESK_DATABASE_URL", SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV)})
+    os.environ.update({k: env[k] for k in ("OPSDESK_DATABASE_URL", *sandbox_secrets(""))})
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
 
     print("==> preparing the demo database", flush=True)
@@ -164,3 +168,9 @@ def _relative(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def sandbox_secrets(token: str) -> dict[str, str]:
+    """The environment the sandbox channels' credentials name, for a sandbox started with ``token``."""
+    return {SANDBOX_TOKEN_ENV: token, SANDBOX_WOO_KEY_ENV: WOO_KEY, SANDBOX_LWA_ID_ENV: LWA_CLIENT_ID,
+            SANDBOX_LWA_REFRESH_ENV: LWA_REFRESH_TOKEN}

@@ -40,7 +40,9 @@ with add, st.form("add_channel", clear_on_submit=True):
     kind = st.selectbox("Kind", SUPPORTED, format_func=lambda k: k.label)
     base_url = st.text_input("Base URL (e.g. https://my-shop.myshopify.com)")
     token_env = st.text_input("Token variable (the NAME of an environment variable, e.g. SHOP_EU_TOKEN)",
-                              help="WooCommerce needs two: KEY_VAR:SECRET_VAR (consumer key, consumer secret).")
+                              help="WooCommerce needs two: KEY_VAR:SECRET_VAR (consumer key, consumer secret). "
+                                   "Amazon takes an access token, or Login with Amazon's three: "
+                                   "CLIENT_ID_VAR:CLIENT_SECRET_VAR:REFRESH_TOKEN_VAR (tokens renewed every hour).")
     interval = st.number_input("Poll every (seconds)", min_value=5, max_value=86_400, value=60)
     if st.form_submit_button("Add channel", type="primary"):
         try:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox import Faults, Reply, Request
+from sandbox.lwa_api import LwaIssuer
 from sandbox.shopify_api import LeakyBucket
 from sandbox.world import ORDER_ID_BASE, OrderRow, World
 
@@ -124,12 +125,25 @@ class AmazonApi:
     """Route handler for ``/orders/v0/``; call it with a Request."""
 
     def __init__(self, world: World, faults: Faults, token: str, *,
-                 rates: dict[str, tuple[float, int]] | None = None, items_page_size: int = 100) -> None:
-        self.world, self.faults, self._token = world, faults, token
+                 rates: dict[str, tuple[float, int]] | None = None, items_page_size: int = 100,
+                 lwa: LwaIssuer | None = None) -> None:
+        self.world, self.faults, self._token, self.lwa = world, faults, token, lwa
         self.rates = {**RATES, **(rates or {})}
         # A token bucket is a leaky bucket seen from the other side: size = burst, leak = rate.
         self.buckets = {op: LeakyBucket(burst, rate) for op, (rate, burst) in self.rates.items()}
         self.items_page_size = items_page_size
+
+    def _refusal(self, token: str) -> Reply | None:
+        """None for the fixed token or a live LWA one; SP-API's 403 otherwise, saying why as Amazon does."""
+        if hmac.compare_digest(token.encode(), self._token.encode()):
+            return None
+        state = self.lwa.state(token) if self.lwa is not None else None
+        if state == "valid":
+            return None
+        details = ("The access token you provided has expired." if state == "expired"
+                   else "The access token you provided is revoked, malformed or invalid.")
+        return Reply.json(403, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                                            "details": details}]})
 
     def __call__(self, req: Request) -> Reply:
         if req.path.rstrip("/") == "/orders/v0/orders":
@@ -138,8 +152,9 @@ class AmazonApi:
             operation = "getOrderItems"
         else:
             return _error(404, "NotFound", "Resource not found.")
-        if not hmac.compare_digest((req.header("x-amz-access-token") or "").encode(), self._token.encode()):
-            return _error(403, "Unauthorized", "Access to requested resource is denied.")
+        refused = self._refusal(req.header("x-amz-access-token") or "")
+        if refused is not None:
+            return refused
         self.faults.delay()
         fault = self.faults.draw()
         limit = {"x-amzn-RateLimit-Limit": f"{self.rates[operation][0]:g}",

@@ -19,6 +19,8 @@ from sandbox import FaultConfig, Faults, Reply, Request, knobs
 from sandbox.amazon_api import PREFIX as AMAZON_PREFIX
 from sandbox.amazon_api import AmazonApi
 from sandbox.carrier_api import mount as mount_carriers
+from sandbox.lwa_api import PATH as LWA_PATH
+from sandbox.lwa_api import LwaIssuer
 from sandbox.parcels import Parcels
 from sandbox.shopify_api import PREFIX as SHOPIFY_PREFIX
 from sandbox.shopify_api import ShopifyApi
@@ -43,6 +45,7 @@ class SandboxServer:
         self.world, self.faults = world, faults
         self.worlds: dict[str, World] = {"shopify": world}  # channel kind -> the shop its API sells from
         self.parcels: Parcels | None = None  # every parcel the carrier APIs track (make_server mounts them)
+        self.lwa: LwaIssuer | None = None  # Login with Amazon's token endpoint (make_server mounts it)
         self._routes: dict[str, Route] = {}
         self._counts = {"requests": 0, "sent_429": 0, "sent_5xx": 0}
         self._lock = threading.Lock()
@@ -182,6 +185,7 @@ def make_server(
     amazon_items_page_size: int = 100,
     graphql_bucket: tuple[float, float] = (1000.0, 50.0),
     carrier_speed: float = 1.0,
+    lwa_lifetime_s: float = 3600.0,
 ) -> SandboxServer:
     """Build a sandbox with every channel API mounted; ``port=0`` picks a free port (see ``.url``).
 
@@ -209,8 +213,11 @@ def make_server(
     server.add_route(SHOPIFY_PREFIX, ShopifyAdmin(rest, graphql))
     server.add_route(WOO_PREFIX, WooCommerceApi(woo, server.faults, woo_key, token))
     server.worlds["amazon"] = amazon = shop(2)
+    # Login with Amazon: client id lwa_api.CLIENT_ID, client secret ``token``, refresh token lwa_api.REFRESH_TOKEN.
+    server.lwa = LwaIssuer(token, lifetime_s=lwa_lifetime_s)
+    server.add_route(LWA_PATH, server.lwa)
     server.add_route(AMAZON_PREFIX, AmazonApi(amazon, server.faults, token, rates=amazon_rates,
-                                              items_page_size=amazon_items_page_size))
+                                              items_page_size=amazon_items_page_size, lwa=server.lwa))
     server.parcels = Parcels(server.worlds, world.now, seed=seed, speed=carrier_speed,
                              malformed_rate=faults.malformed_rate)
     mount_carriers(server.add_route, server.parcels, server.faults, token)

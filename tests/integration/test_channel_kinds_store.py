@@ -139,12 +139,13 @@ def test_an_older_update_never_overwrites_a_newer_one(
 def test_the_demo_seed_polls_orders_from_all_four_channel_kinds(
     sqlite_url: str, sandbox: Callable[..., SandboxServer], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from core.seed import SANDBOX_CHANNEL, SANDBOX_CHANNELS, SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV, seed_demo
+    from core.seed import SANDBOX_CHANNEL, SANDBOX_CHANNELS, seed_demo
+    from jobs.demo import sandbox_secrets
 
     server = sandbox(backlog=25, orders_per_minute=0, amazon_rates={k: (r * 20, b) for k, (r, b) in amazon.RATES.items()})
     monkeypatch.setenv("OPSDESK_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv(SANDBOX_TOKEN_ENV, TOKEN)
-    monkeypatch.setenv(SANDBOX_WOO_KEY_ENV, WOO_KEY)
+    for key, value in sandbox_secrets(TOKEN).items():  # Amazon's tokens come through Login with Amazon
+        monkeypatch.setenv(key, value)
     with new_session(engine_for(sqlite_url)) as session:
         seed_demo(session, sandbox_url=server.url, all_kinds=True)
     shops = {SANDBOX_CHANNEL: "shopify", **{code: kind.value for code, kind, *_ in SANDBOX_CHANNELS}}

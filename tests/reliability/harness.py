@@ -30,10 +30,10 @@ from core.db import engine_for, new_session
 from core.integrity import check_invariants
 from core.migrate import upgrade
 from core.models import CarrierAccount, Channel, DeadLetter, Order, OrderLine, Shipment, TrackingEvent
-from core.seed import SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV, seed_demo, seed_stock
-from jobs.demo import demo_stock, seed_carriers
+from core.seed import seed_demo, seed_stock
+from jobs.demo import demo_stock, sandbox_secrets, seed_carriers
 from sandbox import FaultConfig
-from sandbox.server import WOO_KEY, SandboxServer, make_server
+from sandbox.server import SandboxServer, make_server
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "reliability-token"
@@ -59,8 +59,8 @@ class StoppableClock:
 
 def env_for(url: str) -> dict[str, str]:
     """The environment a worker or desk process runs with: the store, the sandbox's secrets."""
-    return {**os.environ, "OPSDESK_DATABASE_URL": url, SANDBOX_TOKEN_ENV: TOKEN, SANDBOX_WOO_KEY_ENV: WOO_KEY,
-            "OPSDESK_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "OPSDESK_DATABASE_URL": url, **sandbox_secrets(TOKEN), "OPSDESK_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(ROOT)}
 
 
 @contextmanager
@@ -150,7 +150,7 @@ def clean_read(server: SandboxServer, url: str, monkeypatch: Any) -> None:
         new_store(url, server.url)
         monkeypatch.setenv("OPSDESK_DATABASE_URL", url)
         for key, value in env_for(url).items():
-            if key in (SANDBOX_TOKEN_ENV, SANDBOX_WOO_KEY_ENV):
+            if key in sandbox_secrets(TOKEN):
                 monkeypatch.setenv(key, value)
         with new_session(engine_for(url)) as session:
             codes = list(session.scalars(select(Channel.code)))
@@ -302,6 +302,7 @@ class CuttableProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # 5 s was for connecting: an idle session is not a dead one
             with self._lock:
                 self._open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
