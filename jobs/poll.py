@@ -54,7 +54,9 @@ def poll_channel(code: str, *, should_stop: Callable[[], bool] = lambda: False,
             return RunCounts(fetched, totals.written, totals.skipped, totals.rejected)
 
         with recorded_run(session, run_id, counts) as outcome, order_source(channel) as source:
-            for page in source.orders_since(cursor_of(session, channel.id)):
+            cursor = cursor_of(session, channel.id)
+            session.commit()  # hold no transaction (nor a pooled connection) while a slow API answers
+            for page in source.orders_since(cursor):
                 totals += apply_page(session, channel, page, run_id=run_id)
                 fetched += page.fetched
                 if should_stop():

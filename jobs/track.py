@@ -82,6 +82,7 @@ def poll_carrier(code: str, *, should_stop: Callable[[], bool] = lambda: False, 
         with recorded_run(session, run_id, counts) as outcome, tracking_source(account) as source:
             after = 0
             while parcels := parcels_to_track(session, account, after_id=after, limit=batch):
+                session.commit()  # no transaction held open while the carrier answers
                 results = source.track([ParcelRef(number, carrier) for _, number, carrier in parcels])
                 fetched += len(parcels)
                 totals += apply_tracking(session, account, [sid for sid, _, _ in parcels], results, run_id=run_id)
