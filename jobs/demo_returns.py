@@ -2,10 +2,10 @@
 
 Runs only when ``OPSDESK_DEMO_RETURNS=1`` (``opsdesk demo`` sets it), never on a real desk.
 The RMAs are opened as the channel (as a store's own returns portal would), half of them
-already in transit, so a clerk has parcels to receive. Shopify (REST) orders are left out:
-that connector reads the shop's own refunds with restock, and the sandbox shop issues them,
-so those returns arrive through ingest. The sweep stays for the channels whose returns are
-not read yet (WooCommerce, Amazon, Shopify GraphQL).
+already in transit, so a clerk has parcels to receive. Shopify (REST) and WooCommerce orders
+are left out: those connectors read the shop's own refunds of goods, and the sandbox shops
+issue them, so those returns arrive through ingest. The sweep stays for the channels whose
+returns are not read yet (Amazon, Shopify GraphQL).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from core.returns import LineRequest, authorise_return
 FLAG = "OPSDESK_DEMO_RETURNS"
 EVERY = 4  # about one shipped order in four comes back: returns run at 20-30 % in some categories
 PER_SWEEP = 3
-CHANNEL_READ = (ChannelKind.SHOPIFY,)  # their connectors bring the channel's own returns
+CHANNEL_READ = (ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE)  # their connectors bring the channel's own returns
 REASONS = (ReturnReason.SIZE_OR_FIT, ReturnReason.CHANGED_MIND, ReturnReason.DEFECTIVE, ReturnReason.DAMAGED,
            ReturnReason.NOT_AS_DESCRIBED, ReturnReason.WRONG_ITEM, ReturnReason.ARRIVED_LATE)
 

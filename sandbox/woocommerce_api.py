@@ -15,6 +15,7 @@ import binascii
 import copy
 import hmac
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,10 +23,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sandbox import Faults, Reply, Request
-from sandbox.world import LINE_ID_BASE, ORDER_ID_BASE, OrderRow, World
+from sandbox.world import LINE_ID_BASE, ORDER_ID_BASE, REFUND_ID_BASE, OrderRow, World
 
 PREFIX = "/wp-json/wc/v3/"
 ORDERS = "/wp-json/wc/v3/orders"
+_REFUNDS = re.compile(r"^/wp-json/wc/v3/orders/(?P<id>\d+)/refunds$")
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 10, 100
 _ORDERBY = {"date": lambda r: (r.created, r.id), "modified": lambda r: (r.updated, r.id),
             "id": lambda r: (r.id, r.id), "include": lambda r: (r.id, r.id)}
@@ -71,7 +73,7 @@ def translate(row: OrderRow) -> dict[str, Any]:
               "address_2": addr.get("address2") or "", "city": addr.get("city") or "",
               "state": addr.get("province_code") or "", "postcode": addr.get("zip") or "",
               "country": addr.get("country_code") or ""}
-    lines = [{"id": (li["id"] - LINE_ID_BASE) // 31, "name": li["name"], "product_id": li["product_id"] % 10_000,
+    lines = [{"id": _line_id(li["id"]), "name": li["name"], "product_id": li["product_id"] % 10_000,
               "variation_id": 0, "quantity": li["quantity"], "tax_class": "",
               "subtotal": str(Decimal(li["price"]) * li["quantity"]), "subtotal_tax": "0.00",
               "total": str(Decimal(li["price"]) * li["quantity"]), "total_tax": "0.00", "taxes": [],
@@ -97,8 +99,39 @@ def translate(row: OrderRow) -> dict[str, Any]:
         "date_paid_gmt": _gmt(data["created_at"]) if paid else None,
         "date_completed_gmt": _gmt(data["updated_at"]) if status == "completed" else None,
         "meta_data": [{"id": oid * 10, "key": "_wc_shipment_tracking_items", "value": tracking}] if tracking else [],
-        "line_items": lines, "tax_lines": [], "shipping_lines": [], "fee_lines": [], "coupon_lines": [], "refunds": [],
+        "line_items": lines, "tax_lines": [], "shipping_lines": [], "fee_lines": [], "coupon_lines": [],
+        # The order shows only each refund's id, reason and (negative) total; the lines are at .../refunds.
+        "refunds": [{"id": _refund_id(r["id"]), "reason": r.get("note") or "",
+                     "total": f"-{r['transactions'][0]['amount']}"} for r in data.get("refunds", [])],
     }
+
+
+def refunds_of(row: OrderRow) -> list[dict[str, Any]]:
+    """``GET /orders/<id>/refunds``: the order's refunds with their line items (quantities and totals negative)."""
+    out = []
+    for r in reversed(row.data.get("refunds", [])):  # newest first, as WooCommerce lists them
+        items = []
+        for k, li in enumerate(r["refund_line_items"]):
+            item, amount = li["line_item"], li["subtotal"]
+            items.append({"id": _refund_id(r["id"]) + 1 + k, "name": item["title"], "product_id": 0,
+                          "variation_id": 0, "quantity": -li["quantity"], "tax_class": "", "subtotal": f"-{amount}",
+                          "subtotal_tax": "0.00", "total": f"-{amount}", "total_tax": "0.00", "taxes": [],
+                          "meta_data": [{"id": _refund_id(r["id"]) + 50 + k, "key": "_refunded_item_id",
+                                         "value": str(_line_id(li["line_item_id"]))}],
+                          "sku": item["sku"], "price": -float(item["price"])})
+        out.append({"id": _refund_id(r["id"]), "date_created": _local(r["created_at"]),
+                    "date_created_gmt": _gmt(r["created_at"]), "amount": r["transactions"][0]["amount"],
+                    "reason": r.get("note") or "", "refunded_by": 1, "refunded_payment": True, "meta_data": [],
+                    "line_items": items})
+    return out
+
+
+def _line_id(world_line_id: int) -> int:
+    return (world_line_id - LINE_ID_BASE) // 31
+
+
+def _refund_id(world_refund_id: int) -> int:
+    return (world_refund_id - REFUND_ID_BASE) // 17 + 9000
 
 
 def corrupt(order: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -128,7 +161,8 @@ class WooCommerceApi:
         self._basic = base64.b64encode(f"{key}:{secret}".encode()).decode()
 
     def __call__(self, req: Request) -> Reply:
-        if req.path.rstrip("/") != ORDERS:
+        refunds = _REFUNDS.match(req.path.rstrip("/"))
+        if req.path.rstrip("/") != ORDERS and refunds is None:
             return Reply.json(404, {"code": "rest_no_route", "message": "No route was found matching the URL "
                                     "and request method.", "data": {"status": 404}})
         scheme, _, given = (req.header("Authorization") or "").partition(" ")
@@ -147,7 +181,7 @@ class WooCommerceApi:
             return Reply.json(fault, {"code": "internal_server_error", "message": "There has been a critical "
                                       "error on this website.", "data": {"status": fault}})
         try:
-            return self._orders(req)
+            return self._refunds(int(refunds["id"])) if refunds else self._orders(req)
         except _BadParam as exc:
             return Reply.json(400, {"code": "rest_invalid_param", "message": f"Invalid parameter(s): {exc.param}",
                                     "data": {"status": 400, "params": {exc.param: exc.message}}})
@@ -184,6 +218,14 @@ class WooCommerceApi:
         if links:
             headers["Link"] = ", ".join(links)
         return Reply.json(200, [served(r) for r in chunk], headers)
+
+    def _refunds(self, order_id: int) -> Reply:
+        row = next((r for r in self.world.rows() if woo_id(r.id) == order_id), None)
+        if row is None:
+            return Reply.json(404, {"code": "woocommerce_rest_order_invalid_id", "message": "Invalid order ID.",
+                                    "data": {"status": 404}})
+        return Reply.json(200, refunds_of(row), {"X-WP-Total": str(len(row.data.get("refunds", []))),
+                                                 "X-WP-TotalPages": "1"})
 
     def _time(self, req: Request, name: str, gmt: bool) -> datetime | None:
         value = req.param(name)

@@ -14,7 +14,7 @@ from tests.factories import ingest, make_channel, order_record, parcel
 
 def test_the_demo_opens_returns_on_shipped_orders_once(db_url, db):
     make_channel(db)  # a location
-    shop = add_channel(db, "woo-shop", kind=ChannelKind.WOOCOMMERCE, base_url="http://127.0.0.1:9", token_env=None)
+    shop = add_channel(db, "amazon-shop", kind=ChannelKind.AMAZON, base_url="http://127.0.0.1:9", token_env=None)
     ingest(db, shop, [order_record(i, fulfillments=(parcel(i, f"1ZTEST{i:04d}"),)) for i in range(12)]
            + [order_record(50 + i) for i in range(4)])  # unshipped orders never get one
     opened = open_demo_returns(engine=engine_for(db_url))

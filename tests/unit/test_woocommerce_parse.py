@@ -181,3 +181,41 @@ def test_a_page_that_moves_time_forward_restarts_at_page_one_from_that_time() ->
         list(api.orders_since(None))
     assert [(r.url.params["page"], r.url.params.get("modified_after")) for r in seen][:2] == [
         ("1", None), ("1", "2026-11-21T15:16:41")]
+
+
+def test_a_refund_of_units_becomes_a_return_and_a_money_only_refund_does_not() -> None:
+    raw = dict(load("completed_with_tracking"), refunds=[{"id": 4811, "reason": "Goodwill: late delivery",
+                                                         "total": "-0.00"},
+                                                        {"id": 4805, "reason": "Dented on arrival", "total": "-24.00"}])
+    raw["refund_details"] = json.loads((FIXTURES / "refunds_of_4790.json").read_text(encoding="utf-8"))
+    order = parse_order(raw)
+    assert isinstance(order, ChannelOrder), order
+    assert [(r.external_id, r.note, r.created_at, [(x.line_external_id, x.quantity) for x in r.lines])
+            for r in order.returns] == [
+        ("4805", "Dented on arrival", datetime(2026, 11, 21, 14, 2, 40, tzinfo=UTC), [("1050", 1)])]
+
+
+def test_a_refund_line_without_its_order_line_is_a_dead_letter_naming_the_path() -> None:
+    raw = dict(load("completed_with_tracking"), refunds=[{"id": 4805, "reason": "", "total": "-24.00"}])
+    details = json.loads((FIXTURES / "refunds_of_4790.json").read_text(encoding="utf-8"))
+    details[1]["line_items"][0]["meta_data"] = []
+    raw["refund_details"] = details
+    assert rejected(raw).error == "refund_details[1].line_items[0].meta_data: no _refunded_item_id naming the order's line"
+
+
+def test_orders_since_fetches_refund_lines_only_for_orders_that_list_refunds() -> None:
+    plain = load("processing_multiline")
+    refunded = dict(load("completed_with_tracking"), refunds=[{"id": 4805, "reason": "Dented", "total": "-24.00"}])
+    asked: list[str] = []
+
+    def shop(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path.endswith("/refunds"):
+            return httpx.Response(200, text=(FIXTURES / "refunds_of_4790.json").read_text(encoding="utf-8"))
+        return httpx.Response(200, json=[plain, refunded], headers={"X-WP-TotalPages": "1"})
+
+    api = WooCommerce(make_client("https://shop.test", transport=httpx.MockTransport(shop)), sleep=lambda s: None)
+    pages = list(api.orders_since(None))
+    assert asked == ["/wp-json/wc/v3/orders", "/wp-json/wc/v3/orders/4790/refunds"]
+    returns = {r.external_id: r.returns for r in pages[0].records}
+    assert returns[str(plain["id"])] == () and [r.external_id for r in returns["4790"]] == ["4805"]
