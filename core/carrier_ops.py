@@ -7,19 +7,26 @@ account's own runs, so every replica of the page and a restarted worker see the 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connectors.schemas import Rejection, TrackingUpdate
 from core.auth import Actor
 from core.breaker import Breaker, breaker_for
 from core.connector_health import POLL_REQUESTED, polls_due
 from core.db import writing
 from core.enums import Permission
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound, StaleEdit
 from core.events import record_event
-from core.models import CarrierAccount, ConnectorRun, utcnow
+from core.models import CarrierAccount, ConnectorRun, DeadLetter, Shipment, utcnow
+from core.tracking import apply_tracking
+
+TrackingParser = Callable[[Any], TrackingUpdate | Rejection]
 
 
 def carrier_breaker(session: Session, account_id: int) -> Breaker:
@@ -62,6 +69,46 @@ def carrier_poll_requests(session: Session) -> list[str]:
                    .outerjoin(ConnectorRun, ConnectorRun.carrier_account_id == CarrierAccount.id)
                    .group_by(CarrierAccount.code))}
     return polls_due(asked, started)
+
+
+def replay_carrier_letter(session: Session, letter_id: int, *, parse: TrackingParser, actor: Actor) -> str:
+    """Read an unreadable tracking again and store its scans on the parcel; returns the tracking number.
+
+    Still unreadable, or no parcel of that number: refused with the reason, and the letter
+    stays. Replayed twice: refused as stale. Scans are stored once each however often the
+    same tracking is applied, so a crash between storing and marking the letter is harmless.
+    """
+    actor.require(Permission.OPERATE_CONNECTORS)
+    letter = session.get(DeadLetter, letter_id, populate_existing=True)
+    if letter is None:
+        raise NotFound(f"No dead letter {letter_id}.")
+    if letter.replayed_at is not None:
+        raise StaleEdit("This dead letter")
+    if letter.carrier_account_id is None:
+        raise InvalidInput("This dead letter is not a carrier's.")
+    try:
+        raw = json.loads(letter.raw)
+    except ValueError:
+        raw = letter.raw
+    update = parse(raw)
+    if isinstance(update, Rejection):
+        raise InvalidInput(f"Still unreadable: {update.error}")
+    account = _account(session, letter.carrier_account_id)
+    parcels = list(session.scalars(select(Shipment.id).where(Shipment.tracking_number == update.tracking_number)))
+    session.commit()  # the read is done; apply_tracking opens its own write
+    if not parcels:
+        raise InvalidInput(f"No parcel has the tracking number {update.tracking_number}.")
+    apply_tracking(session, account, parcels, [update])
+    with writing(session):
+        done = session.execute(
+            DeadLetter.__table__.update().where(DeadLetter.id == letter_id, DeadLetter.replayed_at.is_(None))
+            .values(replayed_at=utcnow())).rowcount
+        if done != 1:
+            raise StaleEdit("This dead letter")
+        record_event(session, None, "dead_letter_replayed", actor, subject="carrier",
+                     detail={"carrier_account": account.code, "dead_letter": letter_id,
+                             "tracking_number": update.tracking_number})
+    return update.tracking_number
 
 
 def _account(session: Session, account_id: int) -> CarrierAccount:

@@ -10,10 +10,11 @@ import plotly.express as px
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from connectors.carriers import parser_for
 from core.auth import Actor
 from core.carrier_health import carrier_dead_letters, carrier_health, carrier_runs, carrier_runs_by_hour
-from core.carrier_ops import request_carrier_poll, set_carrier_enabled
-from core.enums import Permission
+from core.carrier_ops import replay_carrier_letter, request_carrier_poll, set_carrier_enabled
+from core.enums import CarrierKind, Permission
 from core.errors import DomainError
 from ui import flash, format
 from ui.db import session_scope
@@ -64,6 +65,12 @@ def show_carriers(actor: Actor, now: datetime) -> None:
         picked = st.selectbox("Unreadable tracking", list(labels), format_func=labels.__getitem__)
         st.caption("Its raw payload, exactly as the carrier sent it:")
         st.code(str(letters.set_index("id").loc[picked, "raw"]), language="json", wrap_lines=True)
+        if actor.can(Permission.OPERATE_CONNECTORS) and st.button("Replay", icon=":material/replay:",
+                                                                  key="carrier_replay"):
+            kinds = {k.label: k for k in CarrierKind}
+            parse = parser_for(kinds[health.set_index("account_id").loc[account_id, "kind"]])
+            _act(lambda db: replay_carrier_letter(db, picked, parse=parse, actor=actor),
+                 f"Unreadable tracking {picked} replayed: its scans are on the parcel.")
 
 
 def _actions(actor: Actor, account_id: int, name: str, state: str) -> None:

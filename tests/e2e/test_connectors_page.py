@@ -86,9 +86,12 @@ def test_an_ops_lead_pauses_resumes_and_polls_a_carrier_account_and_support_cann
                             token_env="EP_KEY", carriers="*")
         db.add(ConnectorRun(carrier_account_id=db.scalar(select(CarrierAccount.id)), connector="ep-desk",
                             started_at=utcnow(), finished_at=utcnow(), status=RunStatus.FAILED, error="HTTP 503"))
+        db.add(DeadLetter(carrier_account_id=db.scalar(select(CarrierAccount.id)), connector="ep-desk",
+                          external_id="1ZBROKEN", raw=json.dumps({"tracking_code": "1ZBROKEN", "status": 7}),
+                          error="status: expected a string", received_at=utcnow()))
         db.commit()
     support = open_as(monkeypatch, fresh_shop, "support")
-    assert not {b.label for b in support.button} & {"Pause tracking", "Resume tracking"}
+    assert not {b.label for b in support.button} & {"Pause tracking", "Resume tracking", "Replay"}
     at = open_as(monkeypatch, fresh_shop, "ops_lead")
     carriers = next(d.value for d in at.dataframe if "Carrier account" in d.value.columns).set_index("Carrier account")
     assert carriers.loc["ep-desk", ["Polling", "Failed (24 h)"]].tolist() == ["running", 1]
@@ -101,6 +104,9 @@ def test_an_ops_lead_pauses_resumes_and_polls_a_carrier_account_and_support_cann
     button(at, "Resume tracking").click().run()
     [b for b in at.button if b.label == "Poll now"][-1].click().run()
     assert "Asked the worker to poll ep-desk" in plain(at.success[0].value)
+    assert "1ZBROKEN" in at.code[-1].value  # the unreadable tracking's raw payload, as sent
+    button(at, "Replay").click().run()
+    assert "Still unreadable" in plain(at.error[0].value)
     with new_session(engine_for(fresh_shop.url)) as db:
         account = db.scalar(select(CarrierAccount))
         assert account.enabled and "poll_requested_at" in account.settings

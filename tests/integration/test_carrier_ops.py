@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.auth import Actor
 from core.carrier_health import carrier_health
-from core.carrier_ops import carrier_poll_requests, request_carrier_poll, set_carrier_enabled
+from core.carrier_ops import (
+    carrier_poll_requests,
+    replay_carrier_letter,
+    request_carrier_poll,
+    set_carrier_enabled,
+)
 from core.carriers import add_carrier_account
 from core.db import engine_for, new_session
 from core.enums import CarrierKind, Role, RunStatus, ShipmentStatus
@@ -88,3 +93,41 @@ def test_a_failing_account_rests_shows_it_and_a_person_can_still_poll_it(db, db_
         assert poll_carrier("ep").resting_until is None
     finally:
         server.stop()
+
+
+def test_a_fixed_unreadable_tracking_is_replayed_once_and_a_broken_one_stays(db):
+    import json
+    from pathlib import Path
+
+    from connectors.easypost import parse_tracking
+    from core.errors import StaleEdit
+    from core.models import DeadLetter, TrackingEvent
+
+    good = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "easypost" / "tracker_delivered.json")
+                      .read_text())
+    broken = dict(good, tracking_details="not a list")
+    account = _account(db)
+    channel = make_channel(db)
+    ingest(db, channel, [order_record(1)])
+    db.add(Shipment(order_id=db.scalar(select(Order.id)), carrier="UPS", tracking_number=good["tracking_code"],
+                    source="desk", shipped_at=datetime.now(UTC) - timedelta(days=3), status=ShipmentStatus.IN_TRANSIT))
+    db.add(DeadLetter(carrier_account_id=account.id, connector="ep", external_id=good["tracking_code"],
+                      raw=json.dumps(broken), error="tracking_details: expected a list", received_at=datetime.now(UTC)))
+    db.commit()
+    letter_id = db.scalar(select(DeadLetter.id))
+    with pytest.raises(NotAllowed):
+        replay_carrier_letter(db, letter_id, parse=parse_tracking, actor=SUPPORT)
+    with pytest.raises(InvalidInput, match="Still unreadable"):
+        replay_carrier_letter(db, letter_id, parse=parse_tracking, actor=OPS)
+    db.rollback()
+    assert db.scalar(select(DeadLetter.replayed_at)) is None  # kept, waiting for a fix
+    db.get(DeadLetter, letter_id).raw = json.dumps(good)  # the carrier's data, fixed
+    db.commit()
+    assert replay_carrier_letter(db, letter_id, parse=parse_tracking, actor=OPS) == good["tracking_code"]
+    db.rollback()
+    scans = db.scalar(select(func.count()).select_from(TrackingEvent))
+    assert scans == len(good["tracking_details"]) and db.scalar(select(Shipment.status)) is ShipmentStatus.DELIVERED
+    with pytest.raises(StaleEdit):
+        replay_carrier_letter(db, letter_id, parse=parse_tracking, actor=OPS)
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(TrackingEvent)) == scans
