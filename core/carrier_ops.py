@@ -7,7 +7,6 @@ account's own runs, so every replica of the page and a restarted worker see the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +17,12 @@ from sqlalchemy.orm import Session
 from connectors.schemas import Rejection, TrackingUpdate
 from core.auth import Actor
 from core.breaker import Breaker, breaker_for
-from core.connector_health import POLL_REQUESTED, polls_due
+from core.connector_health import POLL_REQUESTED, letter_payload, mark_replayed, polls_due, waiting_letter
 from core.db import writing
 from core.enums import Permission
-from core.errors import InvalidInput, NotFound, StaleEdit
+from core.errors import InvalidInput, NotFound
 from core.events import record_event
-from core.models import CarrierAccount, ConnectorRun, DeadLetter, Shipment, utcnow
+from core.models import CarrierAccount, ConnectorRun, Shipment, utcnow
 from core.tracking import apply_tracking
 
 TrackingParser = Callable[[Any], TrackingUpdate | Rejection]
@@ -79,18 +78,10 @@ def replay_carrier_letter(session: Session, letter_id: int, *, parse: TrackingPa
     same tracking is applied, so a crash between storing and marking the letter is harmless.
     """
     actor.require(Permission.OPERATE_CONNECTORS)
-    letter = session.get(DeadLetter, letter_id, populate_existing=True)
-    if letter is None:
-        raise NotFound(f"No dead letter {letter_id}.")
-    if letter.replayed_at is not None:
-        raise StaleEdit("This dead letter")
+    letter = waiting_letter(session, letter_id)
     if letter.carrier_account_id is None:
         raise InvalidInput("This dead letter is not a carrier's.")
-    try:
-        raw = json.loads(letter.raw)
-    except ValueError:
-        raw = letter.raw
-    update = parse(raw)
+    update = parse(letter_payload(letter))
     if isinstance(update, Rejection):
         raise InvalidInput(f"Still unreadable: {update.error}")
     account = _account(session, letter.carrier_account_id)
@@ -100,11 +91,7 @@ def replay_carrier_letter(session: Session, letter_id: int, *, parse: TrackingPa
         raise InvalidInput(f"No parcel has the tracking number {update.tracking_number}.")
     apply_tracking(session, account, parcels, [update])
     with writing(session):
-        done = session.execute(
-            DeadLetter.__table__.update().where(DeadLetter.id == letter_id, DeadLetter.replayed_at.is_(None))
-            .values(replayed_at=utcnow())).rowcount
-        if done != 1:
-            raise StaleEdit("This dead letter")
+        mark_replayed(session, letter_id)
         record_event(session, None, "dead_letter_replayed", actor, subject="carrier",
                      detail={"carrier_account": account.code, "dead_letter": letter_id,
                              "tracking_number": update.tracking_number})

@@ -162,30 +162,43 @@ def replay_dead_letter(session: Session, letter_id: int, *, parse: Parser, actor
     between storing and marking the letter is harmless.
     """
     actor.require(Permission.OPERATE_CONNECTORS)
-    letter = session.get(DeadLetter, letter_id, populate_existing=True)
-    if letter is None:
-        raise NotFound(f"No dead letter {letter_id}.")
-    if letter.replayed_at is not None:
-        raise StaleEdit("This dead letter")
+    letter = waiting_letter(session, letter_id)
     if letter.channel_id is None:
         raise InvalidInput("This dead letter's channel was removed; it cannot be replayed.")
-    try:
-        raw = json.loads(letter.raw)
-    except ValueError:
-        raw = letter.raw
-    record = parse(raw)
+    record = parse(letter_payload(letter))
     if isinstance(record, Rejection):
         raise InvalidInput(f"Still rejected: {record.error}")
     channel = get_channel_by_id(session, letter.channel_id)
     apply_page(session, channel, Page(records=(record,), cursor=None))
     with writing(session):
-        done = session.execute(
-            DeadLetter.__table__.update().where(DeadLetter.id == letter_id, DeadLetter.replayed_at.is_(None))
-            .values(replayed_at=utcnow())).rowcount
-        if done != 1:
-            raise StaleEdit("This dead letter")
+        mark_replayed(session, letter_id)
         record_event(session, None, "dead_letter_replayed", actor, subject="channel",
                      detail={"channel": channel.code, "dead_letter": letter_id, "order": record.number})
     return record.number
 
 
+def waiting_letter(session: Session, letter_id: int) -> DeadLetter:
+    """A dead letter not replayed yet (read afresh); NotFound, or StaleEdit when someone replayed it."""
+    letter = session.get(DeadLetter, letter_id, populate_existing=True)
+    if letter is None:
+        raise NotFound(f"No dead letter {letter_id}.")
+    if letter.replayed_at is not None:
+        raise StaleEdit("This dead letter")
+    return letter
+
+
+def letter_payload(letter: DeadLetter) -> Any:
+    """The payload as the connector sent it: its JSON, or the text itself when it was not JSON."""
+    try:
+        return json.loads(letter.raw)
+    except ValueError:
+        return letter.raw
+
+
+def mark_replayed(session: Session, letter_id: int) -> None:
+    """Mark a letter replayed inside the caller's write; StaleEdit if another replay got there first."""
+    done = session.execute(
+        DeadLetter.__table__.update().where(DeadLetter.id == letter_id, DeadLetter.replayed_at.is_(None))
+        .values(replayed_at=utcnow())).rowcount
+    if done != 1:
+        raise StaleEdit("This dead letter")

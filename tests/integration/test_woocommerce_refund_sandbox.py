@@ -1,9 +1,10 @@
+# ruff: noqa: F811 - the clock fixture imported from tests.channel_sandbox is redefined as an argument
 """The simulated WooCommerce shop refunds shipped goods later; polling it opens those returns as RMAs, once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,22 +16,8 @@ from core.models import Channel, Order, OrderLine, Return, ReturnLine
 from sandbox import FaultConfig
 from sandbox.server import WOO_KEY, SandboxServer, make_server
 from sandbox.woocommerce_api import refunds_of, woo_id
+from tests.channel_sandbox import TOKEN, Clock, clock  # noqa: F401 - clock is a fixture
 from tests.factories import make_channel
-
-TOKEN = "test-token"
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
