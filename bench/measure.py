@@ -125,9 +125,17 @@ class Waits:
         use = resource.getrusage(resource.RUSAGE_SELF)
         return Waits(int(io.get("read_bytes", 0)) / 1e6, int(io.get("write_bytes", 0)) / 1e6, use.ru_nvcsw, use.ru_nivcsw)
 
-    def since(self, start: Waits) -> str:
-        return (f"storage read {self.read_mb - start.read_mb:,.0f} MB, written {self.written_mb - start.written_mb:,.0f} "
-                f"MB; blocked {self.blocked - start.blocked:,}x, preempted {self.preempted - start.preempted:,}x")
+    def __sub__(self, start: Waits) -> Waits:
+        return Waits(self.read_mb - start.read_mb, self.written_mb - start.written_mb, self.blocked - start.blocked,
+                     self.preempted - start.preempted)
+
+    def __add__(self, other: Waits) -> Waits:
+        return Waits(self.read_mb + other.read_mb, self.written_mb + other.written_mb, self.blocked + other.blocked,
+                     self.preempted + other.preempted)
+
+    def __str__(self) -> str:
+        return (f"storage read {self.read_mb:,.0f} MB, written {self.written_mb:,.0f} MB; blocked {self.blocked:,}x, "
+                f"preempted {self.preempted:,}x")
 
 
 def peak_rss_mb() -> float:
