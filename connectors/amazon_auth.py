@@ -28,6 +28,19 @@ from connectors.http import USER_AGENT, AuthError, BadResponse, TransportFailure
 LWA_URL = "https://api.amazon.com/auth/o2/token"
 HEADER = "x-amz-access-token"
 EARLY_S = 60.0  # refresh this long before the token's end: a call in flight must not carry a dead token
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def checked_lwa_url(url: str) -> str:
+    """``url`` if the client secret may be posted there: https, or plain http only to this machine (the sandbox)."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https" and parsed.host:
+        return url
+    if parsed.scheme == "http" and parsed.host in _LOOPBACK:
+        return url
+    # The form carries the client secret and refresh token: never in clear text over a network.
+    raise AuthError(f"Login with Amazon URL {parsed.scheme}://{parsed.host or '?'}... refused: the client secret "
+                    "is only sent over https (plain http only to 127.0.0.1)", url=url)
 
 
 class LwaTokens:
@@ -35,7 +48,7 @@ class LwaTokens:
 
     def __init__(self, lwa_url: str, client_id: str, client_secret: str, refresh_token: str, *,
                  clock: Callable[[], float] = time.monotonic, transport: httpx.BaseTransport | None = None) -> None:
-        self.lwa_url = lwa_url
+        self.lwa_url = checked_lwa_url(lwa_url)
         self._form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id,
                       "client_secret": client_secret}
         self._clock, self._transport = clock, transport

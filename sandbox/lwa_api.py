@@ -35,15 +35,29 @@ class LwaIssuer:
         self._issued: dict[str, float] = {}
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
+        self._revoke_in: int | None = None
         self.issued = 0
+        self.refused = 0  # SP-API calls refused because their token was expired, revoked or unknown
 
     def state(self, token: str) -> str | None:
         """'valid' or 'expired' for a token this issuer handed out, None for any other."""
         with self._lock:
+            if self._revoke_in is not None:
+                self._revoke_in -= 1
+                if self._revoke_in < 0:
+                    self._issued.clear()
+                    self._revoke_in = None
             until = self._issued.get(token)
+            good = until is not None and self._clock() < until
+            self.refused += not good
         if until is None:
             return None
-        return "valid" if self._clock() < until else "expired"
+        return "valid" if good else "expired"
+
+    def revoke_after(self, calls: int) -> None:
+        """Let ``calls`` more SP-API calls through, then revoke every token: a refresh forced in the middle of a poll."""
+        with self._lock:
+            self._revoke_in = calls
 
     def revoke_all(self) -> None:
         """Forget every token handed out (as when a seller revokes the app): SP-API refuses them from now on."""

@@ -21,7 +21,7 @@ from core.db import engine_for, new_session
 from core.enums import ChannelKind
 from core.models import Order
 from jobs.poll import poll_channel
-from sandbox import lwa_api
+from sandbox import FaultConfig, lwa_api
 from sandbox.server import SandboxServer
 from tests.channel_sandbox import TOKEN, clock, sandbox  # noqa: F401 - clock and sandbox are fixtures
 
@@ -145,3 +145,43 @@ def test_a_wrong_client_secret_fails_the_poll_with_a_clear_line_that_keeps_the_s
     report = poll_channel("amzn-lwa")
     assert report.error and "invalid_client" in report.error and "not-the-secret-42" not in report.error
     assert _stored(sqlite_url) == (0, 0)
+
+
+def test_tokens_that_expire_while_one_poll_runs_are_renewed_in_flight_and_nothing_is_lost_or_stored_twice(
+    sqlite_url: str, sandbox: Callable[..., SandboxServer], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every SP-API answer takes 30 ms and a token lasts 0.5 s: one poll (a getOrders page and 30
+    # getOrderItems calls, at least 0.9 s) outlives its first token whatever the machine's speed.
+    server = sandbox(amazon_rates=FAST, orders_per_minute=0, backlog=30, lwa_lifetime_s=0.5,
+                     faults=FaultConfig(slow_ms=30))
+    _lwa_channel(sqlite_url, server, monkeypatch)
+    report = poll_channel("amzn-lwa")
+    assert report.error is None and report.result.written == len(server.worlds["amazon"].rows()) == 30
+    assert server.lwa.issued >= 2  # renewed during the poll, not only between polls
+    total, distinct = _stored(sqlite_url)
+    assert total == distinct == 30
+
+
+def test_tokens_revoked_in_the_middle_of_a_poll_cost_one_renewal_and_the_poll_completes(
+    sqlite_url: str, sandbox: Callable[..., SandboxServer], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = sandbox(amazon_rates=FAST, orders_per_minute=0, backlog=20)
+    _lwa_channel(sqlite_url, server, monkeypatch)
+    server.lwa.revoke_after(5)  # the getOrders page and four orders' items go through, then the token is dead
+    report = poll_channel("amzn-lwa")
+    assert report.error is None, report.error
+    assert (server.lwa.issued, server.lwa.refused) == (2, 1)  # one 403, one new token, the same call again
+    assert _stored(sqlite_url) == (20, 20)
+    assert poll_channel("amzn-lwa").error is None and _stored(sqlite_url) == (20, 20)  # a re-poll adds nothing twice
+
+
+def test_an_lwa_url_that_would_send_the_client_secret_in_clear_text_is_refused_before_any_request():
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200, json={}))
+    for url in ("http://lwa.example.com/auth/o2/token", "ftp://127.0.0.1/auth/o2/token", "no-url-at-all"):
+        with pytest.raises(AuthError, match="only sent over https") as caught:
+            LwaTokens(url, "client-1", "s3cret-client", "Atzr|refresh-secret", transport=transport)
+        assert "s3cret-client" not in str(caught.value) and "refresh-secret" not in str(caught.value)
+    assert sent == []
+    for url in ("https://api.amazon.co.uk/auth/o2/token", "http://127.0.0.1:8900/auth/o2/token"):
+        assert LwaTokens(url, "c", "s", "r", transport=transport).lwa_url == url
