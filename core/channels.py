@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -19,6 +20,21 @@ from core.models import Channel, ConnectorRun, Order, SyncCursor
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # One variable NAME, or several joined by ":" for kinds with more than one secret (WooCommerce KEY_VAR:SECRET_VAR).
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*(?::[A-Z_][A-Z0-9_]*)*$")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _check_settings(kind: ChannelKind, settings: dict[str, Any]) -> None:
+    """Refuse settings the connector would refuse later, while the admin is still at the form."""
+    lwa_url = settings.get("lwa_url")
+    if lwa_url is None:
+        return
+    if kind is not ChannelKind.AMAZON:
+        raise InvalidInput("Only an Amazon channel takes a Login with Amazon token URL.")
+    parts = urlsplit(str(lwa_url))
+    # The token request carries the LWA client secret and refresh token: never in clear text over a network.
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)):
+        raise InvalidInput("The Login with Amazon token URL must be https:// (plain http only to 127.0.0.1), "
+                           "e.g. https://api.amazon.com/auth/o2/token.")
 
 
 def add_channel(
@@ -35,6 +51,7 @@ def add_channel(
     if token_env is not None and not _ENV.match(token_env):
         raise InvalidInput("--token-env takes the NAME of an environment variable (e.g. SHOP_TOKEN), "
                            "not the secret itself.")
+    _check_settings(kind, settings or {})
     with writing(session):
         if session.scalar(select(Channel.id).where(Channel.code == code)) is not None:
             raise InvalidInput(f"Channel {code} already exists.")
@@ -45,15 +62,17 @@ def add_channel(
         session.flush()
         record_event(session, None, "channel_added", actor, subject="channel",
                      detail={"code": code, "kind": kind.value, "base_url": base_url, "token_env": token_env,
-                             "name": channel.name, "poll_interval_s": poll_interval_s})
+                             "name": channel.name, "poll_interval_s": poll_interval_s,
+                             **({"settings": settings} if settings else {})})
     return channel
 
 
 def update_channel(session: Session, channel_id: int, *, actor: Actor, name: str, base_url: str,
-                   token_env: str | None, poll_interval_s: int) -> list[str]:
-    """Change a channel's name, address, secret's variable name or poll interval (admin); returns what changed.
+                   token_env: str | None, poll_interval_s: int, settings: dict[str, Any] | None = None) -> list[str]:
+    """Change a channel's name, address, secret's variable name, poll interval or settings (admin); returns what changed.
 
     The secret itself is never taken: only the name of the environment variable holding it.
+    ``settings`` are merged into the stored ones; a key given as None or "" is removed.
     """
     actor.require(Permission.MANAGE_CHANNELS)
     base_url = base_url.strip().rstrip("/")
@@ -70,9 +89,17 @@ def update_channel(session: Session, channel_id: int, *, actor: Actor, name: str
             raise NotFound(f"No channel with id {channel_id}.")
         wanted = {"name": name.strip() or channel.code, "base_url": base_url, "credentials_env": token_env,
                   "poll_interval_s": int(poll_interval_s)}
+        before = dict(channel.settings or {})
+        after = {k: v for k, v in {**before, **(settings or {})}.items() if v is not None and v != ""}
+        _check_settings(channel.kind, after)
         changes = {k: {"before": getattr(channel, k), "after": v} for k, v in wanted.items() if getattr(channel, k) != v}
         for key in changes:
             setattr(channel, key, wanted[key])
+        # One change line per setting, so the event says which one moved (a whole dict would hide it).
+        changes |= {f"settings.{k}": {"before": before.get(k), "after": after.get(k)}
+                    for k in sorted(before.keys() | after.keys()) if before.get(k) != after.get(k)}
+        if after != before:
+            channel.settings = after
         if changes:
             record_event(session, None, "channel_changed", actor, subject="channel",
                          detail={"code": channel.code, **changes})

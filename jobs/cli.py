@@ -49,9 +49,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     server = make_server(args.host, args.port, seed=args.seed, token=token, faults=faults,
                          time_scale=args.time_scale, orders_per_minute=args.orders_per_minute,
                          backlog=args.backlog, amazon_rates=amazon, carrier_speed=args.carrier_speed,
-                         graphql_bucket=(GRAPHQL_MAX_COST, GRAPHQL_RESTORE * quota))
+                         graphql_bucket=(GRAPHQL_MAX_COST, GRAPHQL_RESTORE * quota), lwa_lifetime_s=args.lwa_lifetime)
     print(f"sandbox at {server.url}: Shopify Admin REST and GraphQL, Amazon SP-API Orders (token from "
-          f"${args.token_env}), WooCommerce REST v3 (consumer key {WOO_KEY}, secret: the same token); carriers "
+          f"${args.token_env}, or Login with Amazon at /auth/o2/token, tokens good {args.lwa_lifetime:g} s), "
+          f"WooCommerce REST v3 (consumer key {WOO_KEY}, secret: the same token); carriers "
           f"EasyPost /v2/trackers, Shippo /tracks, AfterShip /tracking/2024-04 (API key: the token); Ctrl-C stops")
     sys.stdout.flush()
     try:
@@ -103,7 +104,7 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
     from core.db import new_session
 
     _upgrade()
-    settings = {"marketplace_ids": args.marketplace_id} if args.marketplace_id else None
+    settings = {k: v for k, v in (("marketplace_ids", args.marketplace_id), ("lwa_url", args.lwa_url)) if v} or None
     with new_session() as session:
         channel = add_channel(session, args.name, kind=ChannelKind(args.kind), base_url=args.base_url,
                               token_env=args.token_env, name=args.display_name, poll_interval_s=args.interval,
@@ -280,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "measure OpsDesk's own throughput; the default serves them as documented")
     sb.add_argument("--carrier-speed", type=float, default=1.0,
                     help="parcel journeys run this many times faster (the demo uses 60: an hour a minute)")
+    sb.add_argument("--lwa-lifetime", type=float, default=3600.0, metavar="S",
+                    help="seconds a Login with Amazon access token stays good (Amazon's: 3600); shorter to watch renewals")
 
     knobs = add("sandbox-faults", cmd_sandbox_faults, "read or turn a running sandbox's fault knobs (no option: read)")
     knobs.add_argument("--url", default="http://127.0.0.1:8900", help="the sandbox (default the demo's)")
@@ -302,12 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
     ch_add.add_argument("name", help="short code, e.g. us-store")
     ch_add.add_argument("--kind", required=True, choices=[k.value for k in _channel_kinds()])
     ch_add.add_argument("--base-url", required=True)
-    ch_add.add_argument("--token-env", required=True, metavar="VAR[:VAR]",
+    ch_add.add_argument("--token-env", required=True, metavar="VAR[:VAR...]",
                         help="NAME of the environment variable with the secret; woocommerce needs two, "
                              "KEY_VAR:SECRET_VAR (consumer key, consumer secret); shopify, shopify_graphql and "
-                             "amazon take the access token")
+                             "amazon take the access token; amazon through Login with Amazon takes three, "
+                             "CLIENT_ID_VAR:CLIENT_SECRET_VAR:REFRESH_TOKEN_VAR (access tokens renewed hourly)")
     ch_add.add_argument("--marketplace-id", action="append",
                         help="amazon: a marketplace id to poll (repeatable; default ATVPDKIKX0DER, the US)")
+    ch_add.add_argument("--lwa-url", help="amazon with Login with Amazon: the token endpoint (default "
+                        "https://api.amazon.com/auth/o2/token; EU https://api.amazon.co.uk/..., FE .co.jp)")
     ch_add.add_argument("--display-name")
     ch_add.add_argument("--interval", type=int, default=15, help="seconds between polls")
     ch_list = add("list", cmd_channel_list, "list channels", ch)

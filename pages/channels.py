@@ -7,12 +7,15 @@ import streamlit as st
 
 from connectors.parsers import PARSERS
 from core.channels import add_channel, channel_table, get_channel, update_channel
-from core.enums import Permission
+from core.enums import ChannelKind, Permission
 from core.errors import DomainError
 from ui import auth, flash, format
 from ui.db import session_scope
 
 SUPPORTED = tuple(PARSERS)  # the kinds with a connector today
+LWA_LABEL = "Login with Amazon token URL (Amazon only; blank: https://api.amazon.com/auth/o2/token)"
+LWA_HELP = ("Where an Amazon channel with three token variables exchanges its refresh token for access tokens: "
+            "https://api.amazon.co.uk/auth/o2/token in Europe, https://api.amazon.co.jp/auth/o2/token in the Far East.")
 
 actor = auth.require(Permission.MANAGE_CHANNELS)
 
@@ -43,12 +46,14 @@ with add, st.form("add_channel", clear_on_submit=True):
                               help="WooCommerce needs two: KEY_VAR:SECRET_VAR (consumer key, consumer secret). "
                                    "Amazon takes an access token, or Login with Amazon's three: "
                                    "CLIENT_ID_VAR:CLIENT_SECRET_VAR:REFRESH_TOKEN_VAR (tokens renewed every hour).")
+    lwa_url = st.text_input(LWA_LABEL, help=LWA_HELP)
     interval = st.number_input("Poll every (seconds)", min_value=5, max_value=86_400, value=60)
     if st.form_submit_button("Add channel", type="primary"):
         try:
             with session_scope() as db:
                 add_channel(db, code.strip(), kind=kind, base_url=base_url.strip(), token_env=token_env.strip() or None,
-                            name=name.strip() or None, poll_interval_s=int(interval), actor=actor)
+                            name=name.strip() or None, poll_interval_s=int(interval), actor=actor,
+                            settings={"lwa_url": lwa_url.strip()} if lwa_url.strip() else None)
         except DomainError as exc:
             st.error(format.md_escape(str(exc)))
         else:
@@ -62,16 +67,20 @@ with change:
         with session_scope() as db:
             channel = get_channel(db, picked)
             current = (channel.id, channel.name, channel.base_url, channel.credentials_env or "", channel.poll_interval_s)
+            amazon = channel.kind is ChannelKind.AMAZON
+            old_lwa = str((channel.settings or {}).get("lwa_url") or "")
         with st.form(f"change_{picked}"):
             new_name = st.text_input("Name", value=current[1])
             new_url = st.text_input("Base URL", value=current[2])
             new_env = st.text_input("Token variable", value=current[3])
+            new_lwa = st.text_input(LWA_LABEL, value=old_lwa, help=LWA_HELP) if amazon else ""
             new_interval = st.number_input("Poll every (seconds)", min_value=5, max_value=86_400, value=current[4])
             if st.form_submit_button("Save changes"):
                 try:
                     with session_scope() as db:
                         changed = update_channel(db, current[0], actor=actor, name=new_name, base_url=new_url,
-                                                 token_env=new_env, poll_interval_s=int(new_interval))
+                                                 token_env=new_env, poll_interval_s=int(new_interval),
+                                                 settings={"lwa_url": new_lwa.strip()} if amazon else None)
                 except DomainError as exc:
                     st.error(format.md_escape(str(exc)))
                 else:
