@@ -18,25 +18,28 @@ from core.db import engine_for, new_session
 from core.enums import ChannelKind, Role
 from core.models import Base
 from jobs.poll import poll_channel
-from sandbox import FaultConfig
+from sandbox import FaultConfig, lwa_api
 from tests.channel_sandbox import Clock, clock, sandbox  # noqa: F401 - fixtures
 from tests.e2e.conftest import ROOT, free_port, sign_in
 from tests.e2e.test_page_access import run_alone
 from ui import format
 
-SECRET = "shpat_S3cr3tV4lue_9f8e7d6c5b4a"  # what the shop's token env var holds
+SECRET = "shpat_S3cr3tV4lue_9f8e7d6c5b4a"  # what the shop's token env var holds (and the LWA client secret)
 WRONG = "shpat_Wr0ngV4lue_1a2b3c4d5e6f"  # a secret the sandbox refuses
+# Login with Amazon's refresh token, and the prefix of every access token it is exchanged for: secrets too.
+LWA_SECRETS = (lwa_api.REFRESH_TOKEN, "Atza|sandbox")
 ADMIN = Actor("ada", role=Role.ADMIN)
 
 
 def leaks(blob: str | bytes) -> list[str]:
     data = blob.decode("utf-8", "replace") if isinstance(blob, bytes) else blob
-    return [s for s in (SECRET, WRONG, SECRET[:16], WRONG[:16]) if s in data]
+    return [s for s in (SECRET, WRONG, SECRET[:16], WRONG[:16], *LWA_SECRETS) if s in data]
 
 
 @pytest.fixture
 def polled(monkeypatch, tmp_path, sandbox, clock: Clock, caplog) -> Iterator[str]:  # noqa: F811
-    """Four channels polled once each (ok, refused token, server errors, nothing listening), logs captured."""
+    """Channels polled once each (ok, refused token, server errors, nothing listening; an Amazon channel through
+    Login with Amazon, ok and with a refused client secret), logs captured."""
     url = f"sqlite:///{tmp_path / 'opsdesk.db'}"
     from core.migrate import upgrade
     from core.seed import seed_demo
@@ -45,6 +48,8 @@ def polled(monkeypatch, tmp_path, sandbox, clock: Clock, caplog) -> Iterator[str
     monkeypatch.setenv("OPSDESK_DATABASE_URL", url)
     monkeypatch.setenv("LEAKY_SHOP_TOKEN", SECRET)
     monkeypatch.setenv("WRONG_SHOP_TOKEN", WRONG)
+    monkeypatch.setenv("LWA_CLIENT_ID", lwa_api.CLIENT_ID)
+    monkeypatch.setenv("LWA_REFRESH_TOKEN", lwa_api.REFRESH_TOKEN)
     good = sandbox(token=SECRET, orders_per_minute=30.0, backlog=12, faults=FaultConfig(malformed_rate=0.3))
     flaky = sandbox(token=SECRET, backlog=5, faults=FaultConfig(rate_5xx=1.0))
     with new_session(engine_for(url)) as session:
@@ -53,10 +58,16 @@ def polled(monkeypatch, tmp_path, sandbox, clock: Clock, caplog) -> Iterator[str
                                 ("flaky-shop", flaky.url, "LEAKY_SHOP_TOKEN"),
                                 ("nobody-home", f"http://127.0.0.1:{free_port()}", "LEAKY_SHOP_TOKEN")):
             add_channel(session, code, kind=ChannelKind.SHOPIFY, base_url=base, token_env=env)
+        for code, secret_env in (("amazon-lwa", "LEAKY_SHOP_TOKEN"), ("amazon-bad-lwa", "WRONG_SHOP_TOKEN")):
+            add_channel(session, code, kind=ChannelKind.AMAZON, base_url=good.url,
+                        token_env=f"LWA_CLIENT_ID:{secret_env}:LWA_REFRESH_TOKEN",
+                        settings={"lwa_url": good.url + lwa_api.PATH, "first_sync_days": 3650})
     caplog.set_level(logging.DEBUG)
-    reports = [poll_channel(code) for code in ("good-shop", "bad-token", "flaky-shop", "nobody-home")]
-    assert reports[0].result.written > 0 and reports[0].result.rejected > 0  # orders and dead letters stored
-    assert all(r.error for r in reports[1:]), [str(r) for r in reports]  # each failure path was taken
+    codes = ("good-shop", "amazon-lwa", "bad-token", "flaky-shop", "nobody-home", "amazon-bad-lwa")
+    reports = [poll_channel(code) for code in codes]
+    assert all(r.error is None and r.result.written > 0 for r in reports[:2]), [str(r) for r in reports]
+    assert reports[0].result.rejected > 0  # orders and dead letters stored
+    assert all(r.error for r in reports[2:]), [str(r) for r in reports]  # each failure path was taken
     yield url
 
 
