@@ -16,10 +16,12 @@ from sqlalchemy import func, select
 from connectors.amazon import MARKETPLACE_CURRENCY
 from connectors.amazon_auth import LwaAuth, LwaTokens
 from connectors.http import AuthError
-from core.channels import add_channel
+from core.channels import add_channel, get_channel
 from core.db import engine_for, new_session
 from core.enums import ChannelKind
 from core.models import Order
+from core.seed import seed_demo
+from jobs.demo import sandbox_secrets
 from jobs.poll import poll_channel
 from sandbox import FaultConfig, lwa_api
 from sandbox.server import SandboxServer
@@ -185,3 +187,21 @@ def test_an_lwa_url_that_would_send_the_client_secret_in_clear_text_is_refused_b
     assert sent == []
     for url in ("https://api.amazon.co.uk/auth/o2/token", "http://127.0.0.1:8900/auth/o2/token"):
         assert LwaTokens(url, "c", "s", "r", transport=transport).lwa_url == url
+
+
+def test_the_demos_amazon_channel_runs_through_login_with_amazon_and_renews_its_token(
+    sqlite_url: str, sandbox: Callable[..., SandboxServer], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = sandbox(amazon_rates=FAST, orders_per_minute=0, backlog=15, lwa_lifetime_s=1.0)
+    monkeypatch.setenv("OPSDESK_DATABASE_URL", sqlite_url)
+    for name, value in sandbox_secrets(TOKEN).items():  # what `opsdesk demo` exports for the worker
+        monkeypatch.setenv(name, value)
+    with new_session(engine_for(sqlite_url)) as session:
+        seed_demo(session, sandbox_url=server.url, all_kinds=True)
+        assert get_channel(session, "amazon-sandbox").credentials_env.count(":") == 2  # names, not secrets
+    first = poll_channel("amazon-sandbox")
+    assert first.error is None and first.result.written > 0 and server.lwa.issued == 1
+    time.sleep(1.1)
+    assert poll_channel("amazon-sandbox").error is None and server.lwa.issued == 2
+    total, distinct = _stored(sqlite_url)
+    assert total == distinct == first.result.written
