@@ -21,11 +21,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connectors.easypost import parse_tracking
 from connectors.parsers import parser_for
 from connectors.schemas import Address
 from core import holds
 from core.allocation import allocate_next_ready, allocate_order, allocate_ready_batch
 from core.auth import SYSTEM, Actor, add_user
+from core.carrier_ops import replay_carrier_letter, request_carrier_poll, set_carrier_enabled
 from core.carriers import add_carrier_account, update_carrier_account
 from core.channels import add_channel, update_channel
 from core.connector_health import replay_dead_letter, request_poll, set_channel_enabled
@@ -88,6 +90,7 @@ from tests.factories import ingest, make_channel, order_record, parcel
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOPIFY_ORDER = ROOT / "tests" / "fixtures" / "shopify" / "paid_unfulfilled_multiline.json"
+EASYPOST_TRACKER = ROOT / "tests" / "fixtures" / "easypost" / "tracker_delivered.json"
 NO_LOGIN = Actor(name="visitor")  # a person with no role: what a request that skipped the sign-in would carry
 ACTORS: dict[str, Actor] = {role.value: Actor(name=f"someone-{role.value}", role=role) for role in Role}
 ACTORS["no_login"] = NO_LOGIN
@@ -110,6 +113,7 @@ class World:
     channel: int
     carrier: int
     letter: int
+    carrier_letter: int
     alert: int
     support_user: int
     nj: int
@@ -166,6 +170,12 @@ def build_world(url: str) -> World:
             letter = DeadLetter(channel_id=shop.id, connector=shop.code, external_id=str(raw["id"]),
                                 raw=json.dumps(raw), error="line_items: missing")
             s.add(letter)
+            # An unreadable tracking of a parcel the shop shipped, as EasyPost sends it once fixed.
+            tracking = json.loads(EASYPOST_TRACKER.read_text(encoding="utf-8"))
+            carrier_letter = DeadLetter(carrier_account_id=carrier.id, connector=carrier.code, external_id="1ZTRACK0010",
+                                        raw=json.dumps(dict(tracking, tracking_code="1ZTRACK0010")),
+                                        error="status: unknown word")
+            s.add(carrier_letter)
         record_violations(s, [Violation("reserved_vs_allocations", nj, "NJ-WH", "TEE-BLK-M", 0, 1)], actor=admin)
         hv = _order(s, "#1101")
         return World(
@@ -174,7 +184,7 @@ def build_world(url: str) -> World:
             address_invalid=_order(s, "#1104"), out_of_zone=_order(s, "#1105"), allocated=allocated,
             shipped=shipped[0], rma_requested=requested.id, rma_received=received[0].id,
             rma_graded_a=graded[0].id, rma_graded_c=graded[1].id, channel=shop.id, carrier=carrier.id,
-            letter=letter.id,
+            letter=letter.id, carrier_letter=carrier_letter.id,
             alert=s.scalar(select(Hold.id).where(Hold.code == HoldCode.STOCK_INTEGRITY)),
             support_user=s.scalar(select(User.id).where(User.username == "support")), nj=nj,
         )
@@ -239,6 +249,12 @@ ACTIONS: dict[str, tuple[Permission, Action]] = {
     "request_poll": (Permission.OPERATE_CONNECTORS, lambda s, w, a: request_poll(s, w.channel, actor=a)),
     "replay_dead_letter": (Permission.OPERATE_CONNECTORS, lambda s, w, a: replay_dead_letter(
         s, w.letter, parse=parser_for(ChannelKind.SHOPIFY), actor=a)),
+    "set_carrier_enabled": (Permission.OPERATE_CONNECTORS, lambda s, w, a: set_carrier_enabled(
+        s, w.carrier, False, actor=a)),
+    "request_carrier_poll": (Permission.OPERATE_CONNECTORS, lambda s, w, a: request_carrier_poll(
+        s, w.carrier, actor=a)),
+    "replay_carrier_letter": (Permission.OPERATE_CONNECTORS, lambda s, w, a: replay_carrier_letter(
+        s, w.carrier_letter, parse=parse_tracking, actor=a)),
     "add_channel": (Permission.MANAGE_CHANNELS, lambda s, w, a: add_channel(
         s, "new-shop", kind=ChannelKind.SHOPIFY, base_url="http://127.0.0.1:9", token_env="NEW_SHOP_TOKEN",
         actor=a)),
@@ -379,7 +395,7 @@ def test_on_postgres_each_action_refuses_the_roles_without_its_permission(pg_url
 
 # Run inside the caller's transaction, after the caller checked its own permission.
 IN_TRANSACTION_HELPERS = {"open_hold", "record_event", "book_on_hand", "release_order_allocations", "store_setting",
-                          "writing", "insert_rows", "ensure_levels"}
+                          "writing", "insert_rows", "ensure_levels", "add_new_order_parcels"}
 
 
 WRITES = re.compile(r"writing\(|session\.add\(|(?<![.\w])(update|delete|insert|pg_insert|sqlite_insert)\(")
