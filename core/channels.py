@@ -21,6 +21,34 @@ _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # One variable NAME, or several joined by ":" for kinds with more than one secret (WooCommerce KEY_VAR:SECRET_VAR).
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*(?::[A-Z_][A-Z0-9_]*)*$")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+# What each kind's variables hold, in order; one tuple per accepted form. Core may not import the
+# connectors (httpx), so this mirrors their SECRETS / SECRET_SHAPES, and a unit test keeps the two in step.
+CREDENTIALS: dict[ChannelKind, tuple[tuple[str, ...], ...]] = {
+    ChannelKind.SHOPIFY: (("access token",),),
+    ChannelKind.SHOPIFY_GRAPHQL: (("access token",),),
+    ChannelKind.WOOCOMMERCE: (("consumer key", "consumer secret"),),
+    ChannelKind.AMAZON: (("access token",), ("LWA client id", "LWA client secret", "LWA refresh token")),
+}
+
+
+def check_token_env(kind: ChannelKind, token_env: str | None) -> None:
+    """Refuse a variable list the connector could not read, naming the forms the kind takes.
+
+    The CLI and the Channels page call it on what an admin typed. add_channel does not: scripted
+    callers (the benchmark's never-polled channels) name one placeholder variable for any kind.
+    """
+    shapes = CREDENTIALS.get(kind, ())
+    if token_env is None or not shapes:
+        return
+    if not _ENV.match(token_env):  # perhaps a pasted secret: refuse it without repeating it
+        raise InvalidInput("The token takes the NAME of an environment variable (e.g. SHOP_TOKEN), not the secret.")
+    count = len(token_env.split(":"))
+    if any(count == len(shape) for shape in shapes):
+        return
+    ways = " or ".join(":".join(w.upper().replace(" ", "_") + "_VAR" for w in shape) + f" ({', '.join(shape)})"
+                       for shape in shapes)
+    raise InvalidInput(f"{kind.label} channels name {ways}; {token_env} names {count} variable"
+                       f"{'s' if count != 1 else ''}.")
 
 
 def _check_settings(kind: ChannelKind, settings: dict[str, Any]) -> None:

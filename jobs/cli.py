@@ -100,9 +100,10 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_add(args: argparse.Namespace) -> int:
-    from core.channels import add_channel
+    from core.channels import add_channel, check_token_env
     from core.db import new_session
 
+    check_token_env(ChannelKind(args.kind), args.token_env)
     _upgrade()
     settings = {k: v for k, v in (("marketplace_ids", args.marketplace_id), ("lwa_url", args.lwa_url)) if v} or None
     with new_session() as session:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from connectors.parsers import PARSERS
-from core.channels import add_channel, channel_table, get_channel, update_channel
+from core.channels import add_channel, channel_table, check_token_env, get_channel, update_channel
 from core.enums import ChannelKind, Permission
 from core.errors import DomainError
 from ui import auth, flash, format
@@ -50,6 +50,7 @@ with add, st.form("add_channel", clear_on_submit=True):
     interval = st.number_input("Poll every (seconds)", min_value=5, max_value=86_400, value=60)
     if st.form_submit_button("Add channel", type="primary"):
         try:
+            check_token_env(kind, token_env.strip() or None)
             with session_scope() as db:
                 add_channel(db, code.strip(), kind=kind, base_url=base_url.strip(), token_env=token_env.strip() or None,
                             name=name.strip() or None, poll_interval_s=int(interval), actor=actor,
@@ -67,7 +68,8 @@ with change:
         with session_scope() as db:
             channel = get_channel(db, picked)
             current = (channel.id, channel.name, channel.base_url, channel.credentials_env or "", channel.poll_interval_s)
-            amazon = channel.kind is ChannelKind.AMAZON
+            picked_kind = channel.kind
+            amazon = picked_kind is ChannelKind.AMAZON
             old_lwa = str((channel.settings or {}).get("lwa_url") or "")
         with st.form(f"change_{picked}"):
             new_name = st.text_input("Name", value=current[1])
@@ -77,6 +79,7 @@ with change:
             new_interval = st.number_input("Poll every (seconds)", min_value=5, max_value=86_400, value=current[4])
             if st.form_submit_button("Save changes"):
                 try:
+                    check_token_env(picked_kind, new_env.strip() or None)
                     with session_scope() as db:
                         changed = update_channel(db, current[0], actor=actor, name=new_name, base_url=new_url,
                                                  token_env=new_env, poll_interval_s=int(new_interval),

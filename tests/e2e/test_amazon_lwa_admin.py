@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.auth import Actor
-from core.channels import add_channel, get_channel, update_channel
+from core.channels import add_channel, check_token_env, get_channel, update_channel
 from core.db import engine_for, new_session
 from core.enums import ChannelKind, Role
 from core.errors import InvalidInput
@@ -41,6 +41,29 @@ def test_only_an_amazon_channel_takes_a_token_url(db):
     with pytest.raises(InvalidInput, match="Only an Amazon channel"):
         add_channel(db, "shop", kind=ChannelKind.SHOPIFY, base_url="https://x.myshopify.com", token_env="SHOP_TOKEN",
                     settings={"lwa_url": EU_LWA}, actor=ADMIN)
+
+
+@pytest.mark.parametrize("names", ["AMZ_ID:AMZ_SECRET", "A:B:C:D"])
+def test_amazon_variables_that_are_neither_one_nor_three_are_refused_naming_both_forms(names):
+    with pytest.raises(InvalidInput) as caught:
+        check_token_env(ChannelKind.AMAZON, names)
+    assert "ACCESS_TOKEN_VAR (access token) or LWA_CLIENT_ID_VAR:LWA_CLIENT_SECRET_VAR:LWA_REFRESH_TOKEN_VAR" \
+        in str(caught.value)
+    assert f"{names} names {names.count(':') + 1} variables" in str(caught.value)
+
+
+def test_one_or_three_amazon_variables_and_two_woocommerce_ones_pass_and_one_woocommerce_does_not():
+    for kind, names in ((ChannelKind.AMAZON, "AMZ_TOKEN"), (ChannelKind.AMAZON, VARS),
+                        (ChannelKind.WOOCOMMERCE, "WOO_KEY:WOO_SECRET"), (ChannelKind.SHOPIFY, None)):
+        check_token_env(kind, names)
+    with pytest.raises(InvalidInput, match="CONSUMER_KEY_VAR:CONSUMER_SECRET_VAR"):
+        check_token_env(ChannelKind.WOOCOMMERCE, "WOO_KEY")
+
+
+def test_a_pasted_secret_is_refused_without_being_repeated():
+    with pytest.raises(InvalidInput) as caught:
+        check_token_env(ChannelKind.AMAZON, "amzn1.application-oa2-client.x:cs-very-secret")
+    assert "NAME of an environment variable" in str(caught.value) and "cs-very-secret" not in str(caught.value)
 
 
 def test_the_token_url_is_stored_changed_and_cleared_with_an_event_and_other_settings_kept(db):
@@ -83,6 +106,29 @@ def test_an_admin_adds_an_amazon_channel_with_lwa_variables_and_changes_its_toke
         assert get_channel(db, "amzn-eu").settings == {"lwa_url": EU_LWA}
 
 
+def test_the_channels_page_refuses_two_amazon_variables_with_both_forms_named(monkeypatch, fresh_shop):
+    at = sign_in(app_for(monkeypatch, fresh_shop.url), *PASSWORDS["admin"])
+    at.switch_page(PAGE).run()
+    fields = {w.label: w for w in at.text_input}
+    fields["Code (lower case, e.g. shop-eu)"].set_value("amzn-two")
+    next(s for s in at.selectbox if s.label == "Kind").set_value(ChannelKind.AMAZON)
+    fields["Base URL (e.g. https://my-shop.myshopify.com)"].set_value("https://sellingpartnerapi-eu.amazon.com")
+    fields["Token variable (the NAME of an environment variable, e.g. SHOP_EU_TOKEN)"].set_value("EU_ID:EU_SECRET")
+    next(b for b in at.button if b.label == "Add channel").click().run()
+    said = plain(at.error[0].value)
+    assert "EU_ID:EU_SECRET names 2 variables" in said and "LWA_REFRESH_TOKEN_VAR" in said and not at.success
+    with new_session(engine_for(fresh_shop.url)) as db:
+        assert db.scalar(select(Channel.id).where(Channel.code == "amzn-two")) is None
+        _amazon(db)  # a good one, then its change form gets two variables
+    at.switch_page(PAGE).run()
+    next(s for s in at.selectbox if s.label == "Channel").set_value("amzn-eu").run()
+    next(w for w in at.text_input if w.label == "Token variable").set_value("EU_ID:EU_SECRET")
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert "EU_ID:EU_SECRET names 2 variables" in plain(at.error[0].value)
+    with new_session(engine_for(fresh_shop.url)) as db:
+        assert get_channel(db, "amzn-eu").credentials_env == VARS
+
+
 def test_the_cli_adds_an_lwa_amazon_channel_naming_three_variables_and_the_token_url(sqlite_url):
     env = {"EU_LWA_ID": "amzn1.application-oa2-client.x", "EU_LWA_SECRET": "cs-very-secret", "EU_LWA_REFRESH": "Atzr|r"}
     added = opsdesk(sqlite_url, "channel", "add", "amzn-eu", "--kind", "amazon", "--base-url",
@@ -96,3 +142,9 @@ def test_the_cli_adds_an_lwa_amazon_channel_naming_three_variables_and_the_token
                       "https://sellingpartnerapi-eu.amazon.com", "--token-env", VARS, "--lwa-url",
                       "http://api.amazon.co.uk/auth/o2/token")
     assert_one_line_error(refused, "must be https://")
+    two = opsdesk(sqlite_url, "channel", "add", "amzn-3", "--kind", "amazon", "--base-url",
+                  "https://sellingpartnerapi-eu.amazon.com", "--token-env", "EU_LWA_ID:EU_LWA_SECRET")
+    assert_one_line_error(two, "EU_LWA_ID:EU_LWA_SECRET names 2 variables",
+                          "LWA_CLIENT_ID_VAR:LWA_CLIENT_SECRET_VAR:LWA_REFRESH_TOKEN_VAR")
+    listed = opsdesk(sqlite_url, "channel", "list", "--json", env=env)
+    assert [row["code"] for row in json.loads(listed.stdout)] == ["amzn-eu"]
