@@ -67,12 +67,16 @@ def apply_page(session: Session, channel: Channel, page: Page, *, run_id: int | 
         context = rule_context(session)
         fresh_orders = _insert_new(session, channel, fresh, actor, context)
         touched: list[int] = []
+        _forget_stored_orders(session)
         for ext, (order_id, stored_at) in existing.items():
             record = newest[ext]
             if record.updated_at <= stored_at:
                 result.skipped += 1
                 continue
-            order = session.get_one(Order, order_id, options=[selectinload(Order.lines)])
+            # Locked and read afresh: on PostgreSQL the worker's allocation sweep may have moved this order
+            # (and its version) since the page began; without the lock the update fails as stale data.
+            order = session.get_one(Order, order_id, options=[selectinload(Order.lines)], with_for_update=True,
+                                    populate_existing=True)
             _apply_update(session, channel, order, record, actor)
             touched.append(order_id)
         result.written += len(fresh_orders) + len(touched)
@@ -92,6 +96,17 @@ def apply_page(session: Session, channel: Channel, page: Page, *, run_id: int | 
             result.rejected += 1
         advance_cursor(session, channel.id, page.cursor)
     return result
+
+
+def _forget_stored_orders(session: Session) -> None:
+    """Expire the orders and lines this session still holds from earlier pages.
+
+    The session keeps objects across commits, and others (the allocation sweep, the desk) move
+    orders meanwhile: an update built on a held copy would fail its version check as stale data.
+    """
+    for held in list(session.identity_map.values()):
+        if isinstance(held, Order | OrderLine):
+            session.expire(held)
 
 
 def _already_dead(session: Session, channel_id: int, external_id: str | None, raw: str) -> bool:

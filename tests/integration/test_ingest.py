@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from connectors.schemas import ChannelFulfillment, ChannelLine, Page, Rejection
 from core import ingest as ingest_module
-from core.db import writing
+from core.db import engine_for, new_session, writing
 from core.enums import FinancialStatus, OrderStatus
 from core.models import DeadLetter, Event, Order, OrderLine, Shipment, ShipmentLine, SyncCursor
 from core.runs import cursor_of
@@ -192,3 +192,17 @@ def test_a_failure_mid_page_stores_nothing_and_keeps_the_cursor(db, monkeypatch)
     db.rollback()
     assert count(db, Order) == 1
     assert db.scalar(select(SyncCursor.value)) == "2026-11-16T10:00:00+00:00"
+
+
+def test_an_update_applies_over_an_order_another_process_changed_since_this_session_read_it(db, db_url):
+    """The worker's poll session keeps orders it read on earlier pages; the allocation sweep (its own
+    session) moves them meanwhile. The update must read the order afresh, not fail as stale data."""
+    channel = make_channel(db)
+    ingest(db, channel, [order_record(1)])
+    kept = db.scalar(select(Order))  # still in this session's identity map, at version 1
+    with new_session(engine_for(db_url)) as other, writing(other):
+        other.scalar(select(Order)).status = OrderStatus.ALLOCATED  # as the allocation sweep does: version 2
+    result = ingest(db, channel, [order_record(1, minutes_later=30, customer_name="Renamed Person")])
+    assert result.written == 1
+    db.expire_all()
+    assert (kept.customer_name, kept.status, kept.version) == ("Renamed Person", OrderStatus.ALLOCATED, 3)
