@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from connectors.amazon import MARKETPLACE_CURRENCY
+from connectors.amazon import MARKETPLACE_CURRENCY, AmazonOrders
 from connectors.amazon_auth import LwaAuth, LwaTokens
 from connectors.http import AuthError
 from core.channels import add_channel, get_channel
@@ -101,6 +101,19 @@ def test_a_refused_refresh_is_one_clear_error_without_the_secrets(answer, status
         tokens.current()
     assert words in str(caught.value)
     assert "s3cret-client" not in str(caught.value) and "Atzr|refresh-secret" not in str(caught.value)
+
+
+def test_one_token_serves_every_page_and_item_call_of_a_sync_against_the_sandbox(
+    sandbox: Callable[..., SandboxServer],
+) -> None:
+    server = sandbox(amazon_rates=FAST, orders_per_minute=0, backlog=45)
+    tokens = LwaTokens(server.url + lwa_api.PATH, lwa_api.CLIENT_ID, TOKEN, lwa_api.REFRESH_TOKEN)
+    with AmazonOrders.connect_lwa(server.url, tokens, timeout=5.0, marketplace_ids=list(MARKETPLACE_CURRENCY),
+                                  page_size=10, first_sync_days=3650, sleep=lambda s: None) as api:
+        pages = list(api.orders_since(None))
+    assert len(pages) == 5  # five getOrders pages and 45 getOrderItems calls ...
+    assert sum(len(p.records) for p in pages) == 45
+    assert (tokens.fetched, server.lwa.issued, server.lwa.refused) == (1, 1, 0)  # ... on one access token
 
 
 def _lwa_channel(db_url: str, server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
