@@ -22,8 +22,8 @@ from core.db import writing
 from core.enums import Permission
 from core.errors import InvalidInput, NotFound
 from core.events import record_event
-from core.models import CarrierAccount, ConnectorRun, Shipment, utcnow
-from core.tracking import apply_tracking
+from core.models import CarrierAccount, ConnectorRun, utcnow
+from core.tracking import apply_tracking, parcels_numbered
 
 TrackingParser = Callable[[Any], TrackingUpdate | Rejection]
 
@@ -73,9 +73,10 @@ def carrier_poll_requests(session: Session) -> list[str]:
 def replay_carrier_letter(session: Session, letter_id: int, *, parse: TrackingParser, actor: Actor) -> str:
     """Read an unreadable tracking again and store its scans on the parcel; returns the tracking number.
 
-    Still unreadable, or no parcel of that number: refused with the reason, and the letter
-    stays. Replayed twice: refused as stale. Scans are stored once each however often the
-    same tracking is applied, so a crash between storing and marking the letter is harmless.
+    Still unreadable, or no parcel of that number among those the account follows (another
+    carrier's parcel may carry the same number): refused with the reason, and the letter stays.
+    Replayed twice: refused as stale. Scans are stored once each however often the same
+    tracking is applied, so a crash between storing and marking the letter is harmless.
     """
     actor.require(Permission.OPERATE_CONNECTORS)
     letter = waiting_letter(session, letter_id)
@@ -85,10 +86,10 @@ def replay_carrier_letter(session: Session, letter_id: int, *, parse: TrackingPa
     if isinstance(update, Rejection):
         raise InvalidInput(f"Still unreadable: {update.error}")
     account = _account(session, letter.carrier_account_id)
-    parcels = list(session.scalars(select(Shipment.id).where(Shipment.tracking_number == update.tracking_number)))
+    parcels = parcels_numbered(session, account, update.tracking_number)
     session.commit()  # the read is done; apply_tracking opens its own write
     if not parcels:
-        raise InvalidInput(f"No parcel has the tracking number {update.tracking_number}.")
+        raise InvalidInput(f"No parcel {account.code} follows has the tracking number {update.tracking_number}.")
     apply_tracking(session, account, parcels, [update])
     with writing(session):
         mark_replayed(session, letter_id)

@@ -74,6 +74,16 @@ def parcels_to_track(session: Session, account: CarrierAccount, *, after_id: int
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
+def parcels_numbered(session: Session, account: CarrierAccount, tracking_number: str) -> list[int]:
+    """The parcels this account follows that carry ``tracking_number``, delivered or not (for replays).
+
+    Scoped like a poll: another carrier's parcel may carry the same number, and this
+    account's word says nothing about it.
+    """
+    return list(session.scalars(select(Shipment.id).where(Shipment.tracking_number == tracking_number,
+                                                          _tracked_by(session, account)).order_by(Shipment.id)))
+
+
 @dataclass
 class TrackingResult:
     scans: int = 0  # new tracking events stored
