@@ -131,3 +131,19 @@ def test_a_fixed_unreadable_tracking_is_replayed_once_and_a_broken_one_stays(db)
         replay_carrier_letter(db, letter_id, parse=parse_tracking, actor=OPS)
     db.rollback()
     assert db.scalar(select(func.count()).select_from(TrackingEvent)) == scans
+
+
+def test_pausing_and_resuming_an_account_leave_who_when_and_before_after_in_the_audit(db):
+    account = _account(db)
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    set_carrier_enabled(db, account.id, False, actor=OPS)
+    set_carrier_enabled(db, account.id, False, actor=OPS)  # nothing changed: no event
+    set_carrier_enabled(db, account.id, True, actor=Actor("ada", role=Role.ADMIN))
+    db.rollback()
+    events = db.execute(select(Event.kind, Event.actor_name, Event.at, Event.detail, Event.order_id)
+                        .where(Event.kind.in_(["carrier_paused", "carrier_resumed"])).order_by(Event.id)).all()
+    assert [(e.kind, e.actor_name) for e in events] == [("carrier_paused", "olivia"), ("carrier_resumed", "ada")]
+    assert [e.detail for e in events] == [
+        {"carrier_account": "ep", "enabled": {"before": True, "after": False}},
+        {"carrier_account": "ep", "enabled": {"before": False, "after": True}}]
+    assert all((e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC)) >= started and e.order_id is None for e in events)

@@ -25,7 +25,7 @@ from core.carriers import add_carrier_account
 from core.db import engine_for, new_session
 from core.enums import CarrierKind, Role, ShipmentStatus
 from core.errors import InvalidInput, StaleEdit
-from core.models import CarrierAccount, DeadLetter, Order, Shipment, TrackingEvent
+from core.models import CarrierAccount, DeadLetter, Event, Order, Shipment, TrackingEvent
 from jobs.track import poll_carrier
 from sandbox import FaultConfig
 from sandbox.carrier_api import AFTERSHIP_PREFIX
@@ -165,3 +165,6 @@ def test_a_replay_touches_only_parcels_its_account_follows(db):  # type: ignore[
         replay_carrier_letter(db, letters["FEDEXONLY1"], parse=parse_tracking, actor=OPS)
     db.rollback()
     assert db.scalar(select(DeadLetter.replayed_at).where(DeadLetter.id == letters["FEDEXONLY1"])) is None
+    replays = db.execute(select(Event.actor_name, Event.detail).where(Event.kind == "dead_letter_replayed")).all()
+    assert [tuple(r) for r in replays] == [("olivia", {"carrier_account": "ep", "dead_letter": letters["SAME0001"],
+                                                       "tracking_number": "SAME0001"})]  # the refusal left none
