@@ -1,7 +1,8 @@
 """A carrier account's breaker over time, and the worker's side of the desk's levers on carrier accounts.
 
 After its wait a resting account is probed by the worker's ordinary tick: a success closes the
-breaker, a failure rests it twice as long. Our own trouble (the database away) never rests it.
+breaker, a failure rests it twice as long. A carrier API down (the sandbox's 5xx knob) rests it
+until the knob is released and a probe succeeds. Our own trouble (the database away) never rests it.
 The worker serves a "poll now" within one rescan and lets that poll pass the breaker.
 """
 
@@ -118,6 +119,28 @@ def test_the_database_going_away_during_tracking_polls_never_rests_the_account(
     monkeypatch.setenv(KEY_ENV, "right-key")
     back = poll_carrier("ep")
     assert back.resting_until is None and back.error is None and back.fetched == 1
+
+
+@pytest.mark.timeout(240)
+def test_a_carrier_api_answering_5xx_rests_the_account_until_the_sandbox_knob_is_released_and_a_probe_heals_it(
+        sqlite_db, sqlite_url, carrier_api, monkeypatch):  # type: ignore[no-untyped-def]
+    import httpx
+
+    account_id = _desk(sqlite_db, sqlite_url, carrier_api.url, monkeypatch, key="right-key")
+    knobs = f"{carrier_api.url}/_sandbox/faults"
+    assert httpx.post(knobs, json={"rate_5xx": 1.0}).json()["rate_5xx"] == 1.0  # the carrier's API is down
+    for _ in range(3):
+        assert "failed on the server (50" in (poll_carrier("ep").error or "")  # retried, then given up on
+    resting = poll_carrier("ep").resting_until
+    assert resting is not None and [s for s, _ in _runs(sqlite_url, account_id)] == [RunStatus.FAILED] * 3
+    assert _state(sqlite_url) == "resting after 3 failed polls"
+
+    assert httpx.post(knobs, json={"reset": True}).json()["rate_5xx"] == 0.0  # the API is back
+    assert poll_carrier("ep").resting_until == resting  # the account still rests until its time
+    _at(monkeypatch, resting + timedelta(seconds=1))
+    probe = poll_carrier("ep")
+    assert probe.error is None and probe.fetched == 1
+    assert _state(sqlite_url) == "running"
 
 
 def test_the_worker_serves_a_carrier_poll_now_within_one_rescan_and_lets_it_pass_the_breaker(
