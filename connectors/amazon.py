@@ -19,7 +19,6 @@ items under ``OrderItems``.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,10 +28,22 @@ from urllib.parse import quote
 
 import httpx
 
+from connectors import amazon_orders
 from connectors import fields as f
-from connectors.amazon_auth import HEADER, LWA_URL, LwaAuth, LwaTokens, shared_tokens
-from connectors.client_base import ClientOwner, checked_page_size
-from connectors.http import BadResponse, RateLimited, json_body, make_client, send_with_retry
+from connectors.amazon_auth import LWA_URL, shared_tokens
+from connectors.amazon_common import (  # noqa: F401 - SECRETS, SECRET_SHAPES and RATES are this kind's registry facts
+    MARKETPLACE_CURRENCY,
+    RATES,
+    SECRET_SHAPES,
+    SECRETS,
+    US_MARKETPLACE,
+    AmazonClient,
+    TokenBucket,
+    rate_period,
+    shared_bucket,
+)
+from connectors.client_base import checked_page_size
+from connectors.http import BadResponse, RateLimited, json_body, send_with_retry
 from connectors.schemas import (
     Address,
     ChannelLine,
@@ -42,15 +53,11 @@ from connectors.schemas import (
     Page,
     Rejection,
 )
+from core.enums import AmazonOrdersApi
 
 ORDERS_PATH = "/orders/v0/orders"
 MAX_PAGE_SIZE = 100
-SECRETS = ("access token",)
-# Or, as SP-API apps really run, Login with Amazon's three: a fresh access token every hour (amazon_auth).
-SECRET_SHAPES = (SECRETS, ("LWA client id", "LWA client secret", "LWA refresh token"))
-US_MARKETPLACE = "ATVPDKIKX0DER"
-# Documented default quotas per operation: (requests per second, burst).
-RATES: Mapping[str, tuple[float, int]] = {"getOrders": (0.0167, 20), "getOrderItems": (0.5, 30)}
+OPERATIONS = ("getOrders", "getOrderItems")
 
 # Amazon's OrderStatus -> (what it means for the desk, what it says about payment).
 STATUS: Mapping[str, tuple[OrderStatus | None, FinancialStatus]] = {
@@ -65,12 +72,6 @@ STATUS: Mapping[str, tuple[OrderStatus | None, FinancialStatus]] = {
 }
 # Orders Amazon sends without prices yet: their total is 0 until payment is authorized.
 _UNPRICED = frozenset({"PendingAvailability", "Pending", "Canceled"})
-# Marketplace -> currency, for orders that carry no OrderTotal yet.
-MARKETPLACE_CURRENCY: Mapping[str, str] = {
-    "ATVPDKIKX0DER": "USD", "A2EUQ1WTGCTBG2": "CAD", "A1AM78C64UM0Y8": "MXN", "A1F83G8C2ARO7P": "GBP",
-    "A1PA6795UKMFR9": "EUR", "A13V1IB3VIYZZH": "EUR", "APJ6JRA9NG5V4": "EUR", "A1RKKUPIHCS9HS": "EUR",
-    "A1805IZSGTT6HS": "EUR", "A39IBJ37TRP1C6": "AUD", "A1VC38T7YXB528": "JPY",
-}
 
 
 def channel_status(word: str | None) -> tuple[OrderStatus | None, FinancialStatus] | None:
@@ -79,7 +80,10 @@ def channel_status(word: str | None) -> tuple[OrderStatus | None, FinancialStatu
 
 
 def parse_order(raw: Any) -> ChannelOrder | Rejection:
-    """Normalize one order (getOrders order + ``OrderItems``); a broken one becomes a Rejection."""
+    """Normalize one order, as v0 (getOrders order + ``OrderItems``) or v2026-01-01 (searchOrders) sent it;
+    a broken one becomes a Rejection. Letters kept before a channel moved to v2026 still replay."""
+    if amazon_orders.is_v2026(raw):
+        return amazon_orders.parse_order(raw)
     return f.guarded(_order, raw, f.readable_id(raw, "AmazonOrderId"))
 
 
@@ -159,71 +163,7 @@ def _address(raw: dict[str, Any]) -> Address:
                                                          "postal_code": "PostalCode", "country_code": "CountryCode"})
 
 
-class TokenBucket:
-    """A client-side quota: ``rate`` tokens a second up to ``burst``; ``acquire`` sleeps until one is free."""
-
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.burst, self._clock = rate, burst, clock
-        self._tokens, self._at = float(burst), clock()
-        self._lock = threading.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        self._at = now
-
-    def acquire(self, sleep: Callable[[float], None]) -> float:
-        """Take one token, sleeping as long as needed; returns the time slept."""
-        slept = 0.0
-        while True:
-            with self._lock:
-                self._refill()
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return slept
-                wait = (1 - self._tokens) / self.rate
-            sleep(wait)
-            slept += wait
-
-    def drain(self) -> None:
-        """The server said 429: whatever we thought we had, we have nothing."""
-        with self._lock:
-            self._refill()
-            self._tokens = 0.0
-
-    def observe(self, limit: str | None) -> None:
-        """Follow the rate Amazon reports in ``x-amzn-RateLimit-Limit``."""
-        try:
-            rate = float(limit) if limit else 0.0
-        except ValueError:
-            return
-        if rate > 0:
-            with self._lock:
-                self._refill()
-                self.rate = rate
-
-
-_BUCKETS: dict[tuple[str, str], TokenBucket] = {}
-_BUCKETS_LOCK = threading.Lock()
-
-
-def shared_bucket(endpoint: str, operation: str) -> TokenBucket:
-    """The process-wide bucket of one operation at one seller endpoint."""
-    with _BUCKETS_LOCK:
-        if (endpoint, operation) not in _BUCKETS:
-            _BUCKETS[(endpoint, operation)] = TokenBucket(*RATES[operation])
-        return _BUCKETS[(endpoint, operation)]
-
-
-def _rate_period(resp: httpx.Response) -> float | None:
-    try:
-        rate = float(resp.headers.get("x-amzn-RateLimit-Limit", ""))
-    except ValueError:
-        return None
-    return 1 / rate if rate > 0 else None
-
-
-class AmazonOrders(ClientOwner):
+class AmazonOrders(AmazonClient):
     """Orders of one seller in some marketplaces; the injected client carries base_url, the access token and timeouts."""
 
     def __init__(self, client: httpx.Client, *, marketplace_ids: Sequence[str] = (US_MARKETPLACE,),
@@ -238,21 +178,9 @@ class AmazonOrders(ClientOwner):
         self.marketplace_ids = tuple(marketplace_ids)
         self.first_sync = timedelta(days=first_sync_days)
         endpoint = str(client.base_url)
-        self.buckets = dict(buckets) if buckets else {op: shared_bucket(endpoint, op) for op in RATES}
+        self.buckets = dict(buckets) if buckets else {op: shared_bucket(endpoint, op) for op in OPERATIONS}
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep,
-                       "rate_limit_wait": _rate_period}
-
-    @classmethod
-    def connect(cls, base_url: str, token: str, timeout: float = 20.0, **options: Any) -> AmazonOrders:
-        """Build the client for a seller endpoint with a fixed LWA access token."""
-        return cls(make_client(base_url, {HEADER: token}, timeout=timeout), **options)
-
-    @classmethod
-    def connect_lwa(cls, base_url: str, tokens: LwaTokens, timeout: float = 20.0, **options: Any) -> AmazonOrders:
-        """Build the client for a seller endpoint that fetches and renews its access tokens through ``tokens``."""
-        client = make_client(base_url, timeout=timeout)
-        client.auth = LwaAuth(tokens)
-        return cls(client, **options)
+                       "rate_limit_wait": rate_period}
 
     def _get(self, operation: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.buckets[operation]
@@ -327,17 +255,20 @@ def _updated_of(raw: Any) -> datetime | None:
         return None
 
 
-def connect_channel(base_url: str, secrets: Sequence[str], settings: Mapping[str, Any]) -> AmazonOrders:
+def connect_channel(base_url: str, secrets: Sequence[str], settings: Mapping[str, Any]) -> AmazonClient:
     """The connector for a stored channel: ``secrets`` is an access token, or the LWA client id, client
     secret and refresh token (tokens then come from ``settings["lwa_url"]``, default Amazon's); settings
-    may name ``marketplace_ids`` (a list or comma-separated; default the US marketplace) and ``first_sync_days``."""
+    may name ``orders_api`` (``2026-01-01``, or ``v0`` - what channels added before it existed keep),
+    ``marketplace_ids`` (a list or comma-separated; default the US marketplace) and ``first_sync_days``."""
     markets = settings.get("marketplace_ids") or [US_MARKETPLACE]
     if isinstance(markets, str):
         markets = [m.strip() for m in markets.split(",") if m.strip()]
     options: dict[str, Any] = {"marketplace_ids": markets}
     if settings.get("first_sync_days"):
         options["first_sync_days"] = float(settings["first_sync_days"])
+    api = AmazonOrdersApi(settings.get("orders_api") or AmazonOrdersApi.V0)  # unset: a channel older than v2026
+    kind: type[AmazonClient] = amazon_orders.AmazonSearchOrders if api is AmazonOrdersApi.V2026 else AmazonOrders
     if len(secrets) == 3:
         tokens = shared_tokens(str(settings.get("lwa_url") or LWA_URL), *secrets)
-        return AmazonOrders.connect_lwa(base_url, tokens, **options)
-    return AmazonOrders.connect(base_url, secrets[0], **options)
+        return kind.connect_lwa(base_url, tokens, **options)
+    return kind.connect(base_url, secrets[0], **options)

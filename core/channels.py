@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.auth import SYSTEM, Actor
 from core.db import writing
-from core.enums import ChannelKind, Permission
+from core.enums import AmazonOrdersApi, ChannelKind, Permission
 from core.errors import InvalidInput, NotFound
 from core.events import record_event
 from core.models import Channel, ConnectorRun, Order, SyncCursor
@@ -53,6 +53,11 @@ def check_token_env(kind: ChannelKind, token_env: str | None) -> None:
 
 def _check_settings(kind: ChannelKind, settings: dict[str, Any]) -> None:
     """Refuse settings the connector would refuse later, while the admin is still at the form."""
+    api = settings.get("orders_api")
+    if api is not None and kind is not ChannelKind.AMAZON:
+        raise InvalidInput("Only an Amazon channel takes an Orders API version.")
+    if api is not None and api not in set(AmazonOrdersApi):
+        raise InvalidInput(f"The Amazon Orders API is {' or '.join(AmazonOrdersApi)}, not {str(api)[:20]!r}.")
     lwa_url = settings.get("lwa_url")
     if lwa_url is None:
         return

@@ -56,6 +56,19 @@ class ChannelKind(LabelledEnum):
     AMAZON = "amazon"
 
 
+class AmazonOrdersApi(LabelledEnum):
+    """The SP-API Orders version an Amazon channel polls: v2026-01-01 for new channels; v0 (getOrders plus one
+    getOrderItems call per order) is what channels added before it keep, until Amazon removes it in March 2027."""
+
+    V2026 = "2026-01-01"
+    V0 = "v0"
+
+    @property
+    def label(self) -> str:
+        return {"2026-01-01": "2026-01-01 (searchOrders: items and parcels included)",
+                "v0": "v0 (getOrders + getOrderItems; removed March 2027)"}[self.value]
+
+
 class CarrierKind(LabelledEnum):
     """The tracking APIs OpsDesk can poll (connectors.carriers.CARRIERS has one module each)."""
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from core.auth import SYSTEM, add_user
 from core.channels import add_channel
 from core.db import writing
-from core.enums import ChannelKind, LocationKind, Role
+from core.enums import AmazonOrdersApi, ChannelKind, LocationKind, Role
 from core.inventory import receive_stock
 from core.models import Channel, InventoryLevel, Location, User
 
@@ -53,7 +53,8 @@ SANDBOX_CHANNELS = (
     ("woo-sandbox", ChannelKind.WOOCOMMERCE, "Sandbox WooCommerce store", f"{SANDBOX_WOO_KEY_ENV}:{SANDBOX_TOKEN_ENV}", {}),
     ("amazon-sandbox", ChannelKind.AMAZON, "Sandbox Amazon seller",
      f"{SANDBOX_LWA_ID_ENV}:{SANDBOX_TOKEN_ENV}:{SANDBOX_LWA_REFRESH_ENV}",  # tokens through Login with Amazon
-     {"marketplace_ids": ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A13V1IB3VIYZZH",
+     {"orders_api": AmazonOrdersApi.V2026.value,  # searchOrders: items and parcels in one call per 100 orders
+      "marketplace_ids": ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A13V1IB3VIYZZH",
                           "A1805IZSGTT6HS", "A39IBJ37TRP1C6"]}),
 )
 

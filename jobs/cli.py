@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from core.enums import CarrierKind, ChannelKind, Role
+from core.enums import AmazonOrdersApi, CarrierKind, ChannelKind, Role
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -105,7 +105,9 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 
     check_token_env(ChannelKind(args.kind), args.token_env)
     _upgrade()
-    settings = {k: v for k, v in (("marketplace_ids", args.marketplace_id), ("lwa_url", args.lwa_url)) if v} or None
+    orders_api = args.orders_api or (AmazonOrdersApi.V2026.value if args.kind == ChannelKind.AMAZON.value else None)
+    settings = {k: v for k, v in (("marketplace_ids", args.marketplace_id), ("lwa_url", args.lwa_url),
+                                  ("orders_api", orders_api)) if v} or None
     with new_session() as session:
         channel = add_channel(session, args.name, kind=ChannelKind(args.kind), base_url=args.base_url,
                               token_env=args.token_env, name=args.display_name, poll_interval_s=args.interval,
@@ -315,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="amazon: a marketplace id to poll (repeatable; default ATVPDKIKX0DER, the US)")
     ch_add.add_argument("--lwa-url", help="amazon with Login with Amazon: the token endpoint (default "
                         "https://api.amazon.com/auth/o2/token; EU https://api.amazon.co.uk/..., FE .co.jp)")
+    ch_add.add_argument("--orders-api", choices=[v.value for v in AmazonOrdersApi],
+                        help="amazon: the SP-API Orders version (default 2026-01-01: searchOrders, items and parcels "
+                             "in one call per 100 orders; v0, getOrders plus getOrderItems per order, ends March 2027)")
     ch_add.add_argument("--display-name")
     ch_add.add_argument("--interval", type=int, default=15, help="seconds between polls")
     ch_list = add("list", cmd_channel_list, "list channels", ch)

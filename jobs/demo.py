@@ -104,8 +104,9 @@ def run_demo(*, port: int = 8501, sandbox_port: int = 8900, reset: bool = False)
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        # SP-API's real quotas would take minutes to load the Amazon backlog: the demo runs it 20 times faster.
-        procs["sandbox"] = subprocess.Popen([*cli, "sandbox", "--port", str(sandbox_port), "--amazon-rate-scale", "20",
+        # SP-API's real quotas (searchOrders: one call in three minutes) would make the demo's Amazon orders
+        # trickle in: the demo runs them 60 times faster, a call every 3 s.
+        procs["sandbox"] = subprocess.Popen([*cli, "sandbox", "--port", str(sandbox_port), "--amazon-rate-scale", "60",
                                              "--carrier-speed", "60"],
                                             cwd=ROOT, env=env)
         if not _wait_http(f"{sandbox_url}/health", 20):

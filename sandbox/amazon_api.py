@@ -1,4 +1,6 @@
-"""The Amazon SP-API Orders v0 API (getOrders, getOrderItems), served from a simulated World.
+"""The Amazon SP-API Orders v0 API (getOrders, getOrderItems), served from a simulated World;
+v2026-01-01's searchOrders (``sandbox.amazon_orders_api``) is routed here too, sharing the quotas,
+credentials and fault knobs.
 
 What OpsDesk relies on, the way SP-API does it: the ``x-amz-access-token`` header,
 ``MarketplaceIds`` with exactly one of ``CreatedAfter``/``LastUpdatedAfter``,
@@ -16,6 +18,7 @@ import copy
 import hmac
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,10 +28,11 @@ from sandbox.lwa_api import LwaIssuer
 from sandbox.shopify_api import LeakyBucket
 from sandbox.world import ORDER_ID_BASE, OrderRow, World
 
-PREFIX = "/orders/v0/"
+PREFIX = "/orders/"
+V0_ORDERS, V2026_ORDERS = "/orders/v0/orders", "/orders/2026-01-01/orders"
 _ITEMS = re.compile(r"^/orders/v0/orders/(?P<id>[^/]+)/orderItems$")
 # Documented default quotas: requests per second and burst.
-RATES: dict[str, tuple[float, int]] = {"getOrders": (0.0167, 20), "getOrderItems": (0.5, 30)}
+RATES: dict[str, tuple[float, int]] = {"getOrders": (0.0167, 20), "getOrderItems": (0.5, 30), "searchOrders": (0.0056, 20)}
 MARKETPLACES = {"US": "ATVPDKIKX0DER", "CA": "A2EUQ1WTGCTBG2", "GB": "A1F83G8C2ARO7P", "DE": "A1PA6795UKMFR9",
                 "FR": "A13V1IB3VIYZZH", "NL": "A1805IZSGTT6HS", "AU": "A39IBJ37TRP1C6"}
 SALES_CHANNEL = {"US": "Amazon.com", "CA": "Amazon.ca", "GB": "Amazon.co.uk", "DE": "Amazon.de",
@@ -122,12 +126,12 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 
 class AmazonApi:
-    """Route handler for ``/orders/v0/``; call it with a Request."""
+    """Route handler for ``/orders/`` (v0, and v2026-01-01's searchOrders when given); call it with a Request."""
 
     def __init__(self, world: World, faults: Faults, token: str, *,
                  rates: dict[str, tuple[float, int]] | None = None, items_page_size: int = 100,
-                 lwa: LwaIssuer | None = None) -> None:
-        self.world, self.faults, self._token, self.lwa = world, faults, token, lwa
+                 lwa: LwaIssuer | None = None, search: Callable[[World, Request], Reply] | None = None) -> None:
+        self.world, self.faults, self._token, self.lwa, self.search = world, faults, token, lwa, search
         self.rates = {**RATES, **(rates or {})}
         # A token bucket is a leaky bucket seen from the other side: size = burst, leak = rate.
         self.buckets = {op: LeakyBucket(burst, rate) for op, (rate, burst) in self.rates.items()}
@@ -146,8 +150,10 @@ class AmazonApi:
                                             "details": details}]})
 
     def __call__(self, req: Request) -> Reply:
-        if req.path.rstrip("/") == "/orders/v0/orders":
+        if req.path.rstrip("/") == V0_ORDERS:
             operation = "getOrders"
+        elif req.path.rstrip("/") == V2026_ORDERS and self.search is not None:
+            operation = "searchOrders"
         elif _ITEMS.match(req.path):
             operation = "getOrderItems"
         else:
@@ -167,7 +173,10 @@ class AmazonApi:
         if not self.buckets[operation].take()[0]:
             return _error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.", limit)
         try:
-            reply = self._orders(req) if operation == "getOrders" else self._items(req)
+            if operation == "searchOrders":
+                reply = self.search(self.world, req)  # type: ignore[misc]
+            else:
+                reply = self._orders(req) if operation == "getOrders" else self._items(req)
         except ValueError as exc:
             reply = _error(400, "InvalidInput", str(exc))
         reply.headers.update(limit)

@@ -1,7 +1,7 @@
 """The sandbox HTTP server: standard library only, one route table, quiet logs.
 
 Each simulated API is a callable ``Request -> Reply`` registered under a path prefix
-(Shopify ``/admin/api/``, WooCommerce ``/wp-json/wc/v3/``, Amazon ``/orders/v0/``); carriers
+(Shopify ``/admin/api/``, WooCommerce ``/wp-json/wc/v3/``, Amazon ``/orders/``: v0 and v2026-01-01); carriers
 plug in the same way with ``SandboxServer.add_route``.
 """
 
@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from sandbox import FaultConfig, Faults, Reply, Request, knobs
 from sandbox.amazon_api import PREFIX as AMAZON_PREFIX
 from sandbox.amazon_api import AmazonApi
+from sandbox.amazon_orders_api import search_orders
 from sandbox.carrier_api import mount as mount_carriers
 from sandbox.lwa_api import PATH as LWA_PATH
 from sandbox.lwa_api import LwaIssuer
@@ -217,7 +218,8 @@ def make_server(
     server.lwa = LwaIssuer(token, lifetime_s=lwa_lifetime_s)
     server.add_route(LWA_PATH, server.lwa)
     server.add_route(AMAZON_PREFIX, AmazonApi(amazon, server.faults, token, rates=amazon_rates,
-                                              items_page_size=amazon_items_page_size, lwa=server.lwa))
+                                              items_page_size=amazon_items_page_size, lwa=server.lwa,
+                                              search=search_orders))
     server.parcels = Parcels(server.worlds, world.now, seed=seed, speed=carrier_speed,
                              malformed_rate=faults.malformed_rate)
     mount_carriers(server.add_route, server.parcels, server.faults, token)

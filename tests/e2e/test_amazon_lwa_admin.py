@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.auth import Actor
 from core.channels import add_channel, check_token_env, get_channel, update_channel
 from core.db import engine_for, new_session
-from core.enums import ChannelKind, Role
+from core.enums import AmazonOrdersApi, ChannelKind, Role
 from core.errors import InvalidInput
 from core.models import Channel, Event
 from tests.e2e.conftest import PASSWORDS, app_for, sign_in
@@ -23,6 +23,7 @@ PAGE = "pages/channels.py"
 VARS = "EU_LWA_ID:EU_LWA_SECRET:EU_LWA_REFRESH"
 EU_LWA = "https://api.amazon.co.uk/auth/o2/token"
 LWA_LABEL = "Login with Amazon token URL (Amazon only; blank: https://api.amazon.com/auth/o2/token)"
+API_LABEL = "Amazon Orders API (Amazon only)"
 
 
 def _amazon(db, **settings):  # type: ignore[no-untyped-def]
@@ -102,8 +103,34 @@ def test_an_admin_adds_an_amazon_channel_with_lwa_variables_and_changes_its_toke
     change[-1].set_value("http://lwa.example.com/auth/o2/token")
     next(b for b in at.button if b.label == "Save changes").click().run()
     assert "must be https://" in plain(at.error[0].value)
+    with new_session(engine_for(fresh_shop.url)) as db:  # a new channel polls Orders v2026-01-01
+        assert get_channel(db, "amzn-eu").settings == {"lwa_url": EU_LWA, "orders_api": "2026-01-01"}
+
+
+def test_an_admin_moves_an_amazon_channel_between_orders_api_versions_on_the_channels_page(monkeypatch, fresh_shop):
     with new_session(engine_for(fresh_shop.url)) as db:
-        assert get_channel(db, "amzn-eu").settings == {"lwa_url": EU_LWA}
+        _amazon(db, lwa_url=EU_LWA)  # added before v2026 existed: no orders_api, so it polls v0
+    at = sign_in(app_for(monkeypatch, fresh_shop.url), *PASSWORDS["admin"])
+    at.switch_page(PAGE).run()
+    next(s for s in at.selectbox if s.label == "Channel").set_value("amzn-eu").run()
+    api = [s for s in at.selectbox if s.label == API_LABEL][-1]
+    assert api.value is AmazonOrdersApi.V0  # the change form shows what the channel polls today
+    api.set_value(AmazonOrdersApi.V2026)
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    assert not at.error and "settings.orders_api: None -> 2026-01-01" in plain(at.success[0].value)
+    with new_session(engine_for(fresh_shop.url)) as db:
+        assert get_channel(db, "amzn-eu").settings == {"lwa_url": EU_LWA, "orders_api": "2026-01-01"}
+        assert db.scalars(select(Event.detail).where(Event.kind == "channel_changed")).all() == [
+            {"code": "amzn-eu", "settings.orders_api": {"before": None, "after": "2026-01-01"}}]
+
+
+def test_an_orders_api_version_is_refused_unless_amazon_knows_it_and_the_channel_is_amazon(db):
+    with pytest.raises(InvalidInput, match="2026-01-01 or v0"):
+        _amazon(db, orders_api="2025-01-01")
+    with pytest.raises(InvalidInput, match="Only an Amazon channel takes an Orders API"):
+        add_channel(db, "shop", kind=ChannelKind.SHOPIFY, base_url="https://x.myshopify.com", token_env="SHOP_TOKEN",
+                    settings={"orders_api": "2026-01-01"}, actor=ADMIN)
+    assert db.scalar(select(Channel.id)) is None
 
 
 def test_the_channels_page_refuses_two_amazon_variables_with_both_forms_named(monkeypatch, fresh_shop):
@@ -148,3 +175,9 @@ def test_the_cli_adds_an_lwa_amazon_channel_naming_three_variables_and_the_token
                           "LWA_CLIENT_ID_VAR:LWA_CLIENT_SECRET_VAR:LWA_REFRESH_TOKEN_VAR")
     listed = opsdesk(sqlite_url, "channel", "list", "--json", env=env)
     assert [row["code"] for row in json.loads(listed.stdout)] == ["amzn-eu"]
+    old = opsdesk(sqlite_url, "channel", "add", "amzn-old", "--kind", "amazon", "--base-url",
+                  "https://sellingpartnerapi-eu.amazon.com", "--token-env", VARS, "--orders-api", "v0", env=env)
+    assert old.returncode == 0, old.stderr
+    with new_session(engine_for(sqlite_url)) as db:  # new channels poll v2026-01-01 unless told v0
+        assert get_channel(db, "amzn-eu").settings["orders_api"] == "2026-01-01"
+        assert get_channel(db, "amzn-old").settings["orders_api"] == "v0"

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.amazon import MARKETPLACE_CURRENCY
+from connectors.amazon_orders import INCLUDED_DATA
 from connectors.parsers import parser_for
 from connectors.schemas import ChannelOrder, Page
 from core.channels import add_channel, get_channel
@@ -22,6 +23,7 @@ from core.models import DeadLetter, Order
 from jobs.poll import PollReport, poll_channel
 from sandbox import FaultConfig
 from sandbox import amazon_api as amazon
+from sandbox import amazon_orders_api as amazon_2026
 from sandbox import shopify_graphql_api as gql
 from sandbox import woocommerce_api as woo
 from sandbox.server import WOO_KEY, SandboxServer
@@ -52,6 +54,10 @@ KINDS = {
     "amazon": Kind(ChannelKind.AMAZON, "amazon", amazon.served, lambda r: amazon.amazon_id(r.id),
                    {"T_AMAZON_TOKEN": TOKEN}, {"marketplace_ids": list(MARKETPLACE_CURRENCY), "first_sync_days": 3650},
                    {"amazon_rates": {"getOrders": (50.0, 50), "getOrderItems": (200.0, 200)}, "backlog": 60}),
+    "amazon_2026": Kind(ChannelKind.AMAZON, "amazon", lambda r: amazon_2026.served(r, frozenset(INCLUDED_DATA)),
+                        lambda r: amazon.amazon_id(r.id), {"T_AMAZON_TOKEN": TOKEN},
+                        {"orders_api": "2026-01-01", "marketplace_ids": list(MARKETPLACE_CURRENCY), "first_sync_days": 3650},
+                        {"amazon_rates": {"searchOrders": (50.0, 50)}, "backlog": 250}),
 }
 
 

@@ -1,0 +1,120 @@
+"""What both Amazon SP-API Orders connectors share: credentials, quotas, marketplaces.
+
+``connectors.amazon`` speaks Orders v0 (getOrders, then getOrderItems per order) and
+``connectors.amazon_orders`` Orders v2026-01-01 (searchOrders, items included), which replaces
+v0 by March 2027. Both pace themselves with the same process-wide token buckets.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Self
+
+import httpx
+
+from connectors.amazon_auth import HEADER, LwaAuth, LwaTokens
+from connectors.client_base import ClientOwner
+from connectors.http import make_client
+
+SECRETS = ("access token",)
+# Or, as SP-API apps really run, Login with Amazon's three: a fresh access token every hour (amazon_auth).
+SECRET_SHAPES = (SECRETS, ("LWA client id", "LWA client secret", "LWA refresh token"))
+US_MARKETPLACE = "ATVPDKIKX0DER"
+# Documented default quotas per operation: (requests per second, burst).
+RATES: Mapping[str, tuple[float, int]] = {
+    "getOrders": (0.0167, 20), "getOrderItems": (0.5, 30),  # v0
+    "searchOrders": (0.0056, 20),  # v2026-01-01: one call in three minutes, items included
+}
+# Marketplace -> currency, for orders that carry no OrderTotal yet.
+MARKETPLACE_CURRENCY: Mapping[str, str] = {
+    "ATVPDKIKX0DER": "USD", "A2EUQ1WTGCTBG2": "CAD", "A1AM78C64UM0Y8": "MXN", "A1F83G8C2ARO7P": "GBP",
+    "A1PA6795UKMFR9": "EUR", "A13V1IB3VIYZZH": "EUR", "APJ6JRA9NG5V4": "EUR", "A1RKKUPIHCS9HS": "EUR",
+    "A1805IZSGTT6HS": "EUR", "A39IBJ37TRP1C6": "AUD", "A1VC38T7YXB528": "JPY",
+}
+
+
+class TokenBucket:
+    """A client-side quota: ``rate`` tokens a second up to ``burst``; ``acquire`` sleeps until one is free."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens, self._at = float(burst), clock()
+        self._lock = threading.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+
+    def acquire(self, sleep: Callable[[float], None]) -> float:
+        """Take one token, sleeping as long as needed; returns the time slept."""
+        slept = 0.0
+        while True:
+            with self._lock:
+                self._refill()
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return slept
+                wait = (1 - self._tokens) / self.rate
+            sleep(wait)
+            slept += wait
+
+    def drain(self) -> None:
+        """The server said 429: whatever we thought we had, we have nothing."""
+        with self._lock:
+            self._refill()
+            self._tokens = 0.0
+
+    def observe(self, limit: str | None) -> None:
+        """Follow the rate Amazon reports in ``x-amzn-RateLimit-Limit``."""
+        try:
+            rate = float(limit) if limit else 0.0
+        except ValueError:
+            return
+        if rate > 0:
+            with self._lock:
+                self._refill()
+                self.rate = rate
+
+
+_BUCKETS: dict[tuple[str, str], TokenBucket] = {}
+_BUCKETS_LOCK = threading.Lock()
+
+
+def shared_bucket(endpoint: str, operation: str) -> TokenBucket:
+    """The process-wide bucket of one operation at one seller endpoint."""
+    with _BUCKETS_LOCK:
+        if (endpoint, operation) not in _BUCKETS:
+            _BUCKETS[(endpoint, operation)] = TokenBucket(*RATES[operation])
+        return _BUCKETS[(endpoint, operation)]
+
+
+def rate_period(resp: httpx.Response) -> float | None:
+    try:
+        rate = float(resp.headers.get("x-amzn-RateLimit-Limit", ""))
+    except ValueError:
+        return None
+    return 1 / rate if rate > 0 else None
+
+
+
+
+class AmazonClient(ClientOwner):
+    """An SP-API connector over one injected ``httpx.Client``, built with a fixed token or through Login with Amazon."""
+
+    def __init__(self, client: httpx.Client, **options: Any) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def connect(cls, base_url: str, token: str, timeout: float = 20.0, **options: Any) -> Self:
+        """Build the client for a seller endpoint with a fixed LWA access token."""
+        return cls(make_client(base_url, {HEADER: token}, timeout=timeout), **options)
+
+    @classmethod
+    def connect_lwa(cls, base_url: str, tokens: LwaTokens, timeout: float = 20.0, **options: Any) -> Self:
+        """Build the client for a seller endpoint that fetches and renews its access tokens through ``tokens``."""
+        client = make_client(base_url, timeout=timeout)
+        client.auth = LwaAuth(tokens)
+        return cls(client, **options)
