@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bench.measure import Measure
 from core.channels import add_channel
@@ -118,7 +119,8 @@ def measure_channel_ingest(orders: int) -> list[Measure]:
                     rate = report.result.written / seconds if seconds else 0.0
                     ok: bool | None = report.error is None and report.result.written >= orders and rate >= CHANNEL_TARGET
                     target = f">= {CHANNEL_TARGET:,} orders/s"
-                    if code == AMAZON_V0_CHANNEL and ok is False and report.error is None:
+                    if code == AMAZON_V0_CHANNEL and rate < CHANNEL_TARGET and report.error is None \
+                            and report.result.written >= orders:
                         # Shown beside v2026 for comparison: one getOrderItems call per order is the ceiling here.
                         ok, target = None, f"(legacy API, beside 2026-01-01) {target}"
                     out.append(Measure(
@@ -135,7 +137,7 @@ def measure_channel_ingest(orders: int) -> list[Measure]:
     return out
 
 
-def _add_amazon_v0(session) -> None:  # type: ignore[no-untyped-def]
+def _add_amazon_v0(session: Session) -> None:
     """A second Amazon channel on the same sandbox shop, polling Orders v0 (getOrderItems per order)."""
     demo = session.scalar(select(Channel).where(Channel.kind == ChannelKind.AMAZON))
     add_channel(session, AMAZON_V0_CHANNEL, kind=ChannelKind.AMAZON, base_url=demo.base_url,

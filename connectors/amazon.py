@@ -39,6 +39,7 @@ from connectors.amazon_common import (  # noqa: F401 - SECRETS, SECRET_SHAPES an
     US_MARKETPLACE,
     AmazonClient,
     TokenBucket,
+    next_cursor,
     rate_period,
     shared_bucket,
 )
@@ -103,7 +104,7 @@ def _order(raw: dict[str, Any]) -> ChannelOrder:
     currency = (total_raw or {}).get("CurrencyCode") or MARKETPLACE_CURRENCY.get(str(raw.get("MarketplaceId")))
     items = f.items(raw, "OrderItems")
     lines = tuple(line for i, item in enumerate(items) if (line := _line(item, i, word)) is not None)
-    if not lines:
+    if not lines and target is not OrderStatus.CANCELLED:  # cancelled: Amazon zeroes every quantity
         raise f.Invalid("OrderItems: an order needs at least one item with a quantity")
     buyer = f.obj(raw, "BuyerInfo") or {}
     shipping = f.obj(raw, "ShippingAddress")
@@ -215,7 +216,8 @@ class AmazonOrders(AmazonClient):
         """Yield one Page per getOrders page of orders updated at or after ``cursor``, with their items.
 
         Amazon does not promise any order within a listing, so the pages before the last carry
-        no cursor; the last carries the newest LastUpdateDate seen. An interrupted sync starts
+        no cursor; the last carries two minutes before the newest LastUpdateDate seen (updates can
+        become searchable late; ingest skips what it already holds). An interrupted sync starts
         again from the old cursor (ingest is an upsert), and nothing is ever skipped.
         """
         start = f.parse_cursor(cursor)
@@ -242,7 +244,7 @@ class AmazonOrders(AmazonClient):
             token = payload.get("NextToken")
             last = not token
             yield Page(records=tuple(records), rejected=tuple(rejected),
-                       cursor=f.utc_iso(high) if last and high else None)
+                       cursor=f.utc_iso(cursor) if last and (cursor := next_cursor(start, high)) else None)
             if last:
                 return
             params = {"MarketplaceIds": markets, "NextToken": token}
@@ -265,8 +267,14 @@ def connect_channel(base_url: str, secrets: Sequence[str], settings: Mapping[str
         markets = [m.strip() for m in markets.split(",") if m.strip()]
     options: dict[str, Any] = {"marketplace_ids": markets}
     if settings.get("first_sync_days"):
-        options["first_sync_days"] = float(settings["first_sync_days"])
-    api = AmazonOrdersApi(settings.get("orders_api") or AmazonOrdersApi.V0)  # unset: a channel older than v2026
+        try:
+            options["first_sync_days"] = float(settings["first_sync_days"])
+        except (TypeError, ValueError):
+            raise ValueError(f"settings.first_sync_days {str(settings['first_sync_days'])[:20]!r} is not a number") from None
+    wanted = settings.get("orders_api") or AmazonOrdersApi.V0.value  # unset: a channel older than v2026
+    if wanted not in [v.value for v in AmazonOrdersApi]:
+        raise ValueError(f"settings.orders_api {str(wanted)[:20]!r} is not one of {', '.join(AmazonOrdersApi)}")
+    api = AmazonOrdersApi(wanted)
     kind: type[AmazonClient] = amazon_orders.AmazonSearchOrders if api is AmazonOrdersApi.V2026 else AmazonOrders
     if len(secrets) == 3:
         tokens = shared_tokens(str(settings.get("lwa_url") or LWA_URL), *secrets)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, Self
 
 import httpx
@@ -27,6 +28,9 @@ RATES: Mapping[str, tuple[float, int]] = {
     "getOrders": (0.0167, 20), "getOrderItems": (0.5, 30),  # v0
     "searchOrders": (0.0056, 20),  # v2026-01-01: one call in three minutes, items included
 }
+# Amazon's order listings are eventually consistent: an update can become searchable after later ones.
+# The next sync starts this long before the newest update seen; ingest skips what it already holds.
+LISTING_OVERLAP = timedelta(minutes=2)
 # Marketplace -> currency, for orders that carry no OrderTotal yet.
 MARKETPLACE_CURRENCY: Mapping[str, str] = {
     "ATVPDKIKX0DER": "USD", "A2EUQ1WTGCTBG2": "CAD", "A1AM78C64UM0Y8": "MXN", "A1F83G8C2ARO7P": "GBP",
@@ -91,7 +95,16 @@ def shared_bucket(endpoint: str, operation: str) -> TokenBucket:
         return _BUCKETS[(endpoint, operation)]
 
 
+def next_cursor(start: datetime | None, newest: datetime | None) -> datetime | None:
+    """Where the sync after this one starts: the overlap before the newest update seen, never before ``start``."""
+    if newest is None:
+        return start
+    later = newest - LISTING_OVERLAP
+    return later if start is None or later > start else start
+
+
 def rate_period(resp: httpx.Response) -> float | None:
+    """How long a 429 without Retry-After asks us to wait: one period of the rate in ``x-amzn-RateLimit-Limit``."""
     try:
         rate = float(resp.headers.get("x-amzn-RateLimit-Limit", ""))
     except ValueError:
@@ -99,13 +112,11 @@ def rate_period(resp: httpx.Response) -> float | None:
     return 1 / rate if rate > 0 else None
 
 
-
-
 class AmazonClient(ClientOwner):
     """An SP-API connector over one injected ``httpx.Client``, built with a fixed token or through Login with Amazon."""
 
     def __init__(self, client: httpx.Client, **options: Any) -> None:
-        raise NotImplementedError
+        raise NotImplementedError  # each API's connector takes the client and its own options
 
     @classmethod
     def connect(cls, base_url: str, token: str, timeout: float = 20.0, **options: Any) -> Self:

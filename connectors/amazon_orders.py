@@ -33,6 +33,7 @@ from connectors.amazon_common import (
     US_MARKETPLACE,
     AmazonClient,
     TokenBucket,
+    next_cursor,
     rate_period,
     shared_bucket,
 )
@@ -71,6 +72,7 @@ STATUS: Mapping[str, tuple[OrderStatus | None, FinancialStatus]] = {
 _UNPRICED = frozenset({"PENDING_AVAILABILITY", "PENDING", "CANCELLED"})
 # Parcels that will never travel: nothing for the desk to watch.
 _DEAD_PACKAGES = frozenset({"CANCELLED"})
+_DEAD_LABELS = frozenset({"LABEL_CANCELLED"})  # packageStatus.detailedStatus
 _UNKNOWN_CARRIER = "Other"
 _TAGS = {"PRIME": "prime", "AMAZON_BUSINESS": "business"}
 
@@ -110,7 +112,7 @@ def _order(raw: dict[str, Any]) -> ChannelOrder:
     market = (f.obj(raw, "salesChannel") or {}).get("marketplaceId")
     currency = (grand or {}).get("currencyCode") or MARKETPLACE_CURRENCY.get(str(market))
     lines = tuple(line for i, item in enumerate(f.items(raw, "orderItems")) if (line := _line(item, i, word)))
-    if not lines:
+    if not lines and target is not OrderStatus.CANCELLED:  # cancelled: Amazon zeroes every quantity
         raise f.Invalid("orderItems: an order needs at least one item with a quantity")
     buyer = f.obj(raw, "buyer") or {}
     address = f.obj(f.obj(raw, "recipient") or {}, "deliveryAddress", "recipient")
@@ -168,7 +170,8 @@ def _package(raw: Any, i: int) -> ChannelFulfillment | None:
     where = f"packages[{i}]"
     if not isinstance(raw, dict):
         raise f.Invalid(f"{where}: expected an object")
-    if (f.obj(raw, "packageStatus", where) or {}).get("status") in _DEAD_PACKAGES:
+    state = f.obj(raw, "packageStatus", where) or {}
+    if state.get("status") in _DEAD_PACKAGES or state.get("detailedStatus") in _DEAD_LABELS:
         return None
     tracking, shipped = f.text(raw.get("trackingNumber")), f.when(raw.get("shipTime"), f"{where}.shipTime", required=False)
     if not tracking or shipped is None:
@@ -238,7 +241,8 @@ class AmazonSearchOrders(AmazonClient):
         """Yield one Page per searchOrders page of orders updated at or after ``cursor``.
 
         As with v0, Amazon promises no order within a listing, so only the last page carries a
-        cursor (the newest lastUpdatedTime seen); an interrupted sync starts again from the old one.
+        cursor (two minutes before the newest lastUpdatedTime seen, for updates that become
+        searchable late); an interrupted sync starts again from the old one.
         """
         start = f.parse_cursor(cursor)
         after = start or self._now() - self.first_sync
@@ -259,7 +263,7 @@ class AmazonSearchOrders(AmazonClient):
             token = (body.get("pagination") or {}).get("nextToken") if isinstance(body.get("pagination"), dict) else None
             last = not token
             yield Page(records=tuple(records), rejected=tuple(rejected),
-                       cursor=f.utc_iso(high) if last and high else None)
+                       cursor=f.utc_iso(cursor) if last and (cursor := next_cursor(start, high)) else None)
             if last:
                 return
             params = {**query, "paginationToken": token}  # every other parameter repeated, as Amazon requires

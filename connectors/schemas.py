@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from core.enums import FinancialStatus, OrderStatus, TrackingStatus
 
@@ -128,7 +136,8 @@ class ChannelOrder(Record):
     tags: tuple[str, ...] = ()
     risk_level: str | None = None
     note: str | None = Field(default=None, max_length=2000)
-    lines: tuple[ChannelLine, ...] = Field(min_length=1)
+    # Empty only for a cancelled order whose channel zeroes every quantity (Amazon does): the stored lines stay.
+    lines: tuple[ChannelLine, ...] = ()
     fulfillments: tuple[ChannelFulfillment, ...] = ()
     returns: tuple[ChannelReturn, ...] = ()  # returns the channel opened itself, oldest first
 
@@ -136,6 +145,12 @@ class ChannelOrder(Record):
     @classmethod
     def _currency_upper(cls, value: str) -> str:
         return value.upper()
+
+    @model_validator(mode="after")
+    def _lines_unless_cancelled(self) -> ChannelOrder:
+        if not self.lines and self.channel_status is not OrderStatus.CANCELLED:
+            raise ValueError("lines: an order needs at least one line")
+        return self
 
 
 class Rejection(Record):

@@ -56,7 +56,7 @@ def _check_settings(kind: ChannelKind, settings: dict[str, Any]) -> None:
     api = settings.get("orders_api")
     if api is not None and kind is not ChannelKind.AMAZON:
         raise InvalidInput("Only an Amazon channel takes an Orders API version.")
-    if api is not None and api not in set(AmazonOrdersApi):
+    if api is not None and (not isinstance(api, str) or api not in [v.value for v in AmazonOrdersApi]):
         raise InvalidInput(f"The Amazon Orders API is {' or '.join(AmazonOrdersApi)}, not {str(api)[:20]!r}.")
     lwa_url = settings.get("lwa_url")
     if lwa_url is None:
@@ -84,6 +84,8 @@ def add_channel(
     if token_env is not None and not _ENV.match(token_env):
         raise InvalidInput("--token-env takes the NAME of an environment variable (e.g. SHOP_TOKEN), "
                            "not the secret itself.")
+    if kind is ChannelKind.AMAZON:  # new Amazon channels poll Orders v2026-01-01 unless told otherwise
+        settings = {"orders_api": AmazonOrdersApi.V2026.value, **(settings or {})}
     _check_settings(kind, settings or {})
     with writing(session):
         if session.scalar(select(Channel.id).where(Channel.code == code)) is not None:
@@ -163,6 +165,13 @@ def all_channels(session: Session) -> list[tuple[int, str]]:
     return [(cid, code) for cid, code in session.execute(select(Channel.id, Channel.code).order_by(Channel.code))]
 
 
+def _api_of(kind: ChannelKind, settings: dict[str, Any] | None) -> str:
+    """The API version a channel polls, where its kind has more than one (Amazon's Orders API)."""
+    if kind is not ChannelKind.AMAZON:
+        return ""
+    return f"Orders {(settings or {}).get('orders_api') or AmazonOrdersApi.V0.value}"
+
+
 def channel_table(session: Session) -> pd.DataFrame:
     """Channels with their order count, cursor and last run - never the secret."""
     orders = select(Order.channel_id, func.count().label("orders")).group_by(Order.channel_id).subquery()
@@ -171,7 +180,7 @@ def channel_table(session: Session) -> pd.DataFrame:
         .group_by(ConnectorRun.channel_id).subquery()
     )
     rows = session.execute(
-        select(Channel.code, Channel.name, Channel.kind, Channel.base_url, Channel.credentials_env,
+        select(Channel.code, Channel.name, Channel.kind, Channel.base_url, Channel.credentials_env, Channel.settings,
                Channel.enabled, func.coalesce(orders.c.orders, 0), SyncCursor.value, last_run.c.last_run)
         .outerjoin(orders, orders.c.channel_id == Channel.id)
         .outerjoin(last_run, last_run.c.channel_id == Channel.id)
@@ -179,6 +188,6 @@ def channel_table(session: Session) -> pd.DataFrame:
         .order_by(Channel.code)
     ).all()
     return pd.DataFrame.from_records(
-        [(c, n, k.value, u, e, en, o, cur, lr) for c, n, k, u, e, en, o, cur, lr in rows],
-        columns=["code", "name", "kind", "base_url", "token_env", "enabled", "orders", "cursor", "last_run"],
+        [(c, n, k.value, _api_of(k, s), u, e, en, o, cur, lr) for c, n, k, u, e, s, en, o, cur, lr in rows],
+        columns=["code", "name", "kind", "api", "base_url", "token_env", "enabled", "orders", "cursor", "last_run"],
     )

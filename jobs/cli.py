@@ -105,9 +105,8 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 
     check_token_env(ChannelKind(args.kind), args.token_env)
     _upgrade()
-    orders_api = args.orders_api or (AmazonOrdersApi.V2026.value if args.kind == ChannelKind.AMAZON.value else None)
     settings = {k: v for k, v in (("marketplace_ids", args.marketplace_id), ("lwa_url", args.lwa_url),
-                                  ("orders_api", orders_api)) if v} or None
+                                  ("orders_api", args.orders_api)) if v} or None
     with new_session() as session:
         channel = add_channel(session, args.name, kind=ChannelKind(args.kind), base_url=args.base_url,
                               token_env=args.token_env, name=args.display_name, poll_interval_s=args.interval,

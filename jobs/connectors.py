@@ -60,6 +60,8 @@ def order_source(channel: Channel) -> Iterator[OrderSource]:
         connector = parsers.connect(channel.kind, channel.base_url, secrets, channel.settings or {})
     except LookupError as exc:
         raise InvalidInput(str(exc)) from None
+    except ValueError as exc:  # settings the connector cannot use: one clear line on the run, not a traceback
+        raise InvalidInput(f"Channel {channel.code}: {exc}") from None
     try:
         yield connector
     finally:

@@ -28,6 +28,11 @@ def channel_settings(kind: ChannelKind, lwa_url: str, orders_api: AmazonOrdersAp
     return {"orders_api": orders_api.value, **lwa} if kind is ChannelKind.AMAZON else lwa or None
 
 
+def changed_settings(lwa_url: str, orders_api: AmazonOrdersApi, was: AmazonOrdersApi) -> dict[str, str]:
+    """The change form's Amazon settings; the API version only when moved, so saving a name keeps what runs."""
+    return {"lwa_url": lwa_url.strip(), **({"orders_api": orders_api.value} if orders_api is not was else {})}
+
+
 actor = auth.require(Permission.MANAGE_CHANNELS)
 
 st.title("Channels")
@@ -40,7 +45,7 @@ with session_scope() as db:
     channels = channel_table(db)
 shown = channels.assign(last_run=[format.local_time(v, actor.timezone) if v is not None and not pd.isna(v) else ""
                                   for v in channels["last_run"]]).rename(columns={
-    "code": "Code", "name": "Name", "kind": "Kind", "base_url": "Base URL", "token_env": "Token variable",
+    "code": "Code", "name": "Name", "kind": "Kind", "api": "API", "base_url": "Base URL", "token_env": "Token variable",
     "enabled": "Polling", "orders": "Orders", "cursor": "Cursor",
     "last_run": f"Last poll ({format.zone_label(actor.timezone)})"})
 st.dataframe(shown, hide_index=True)
@@ -98,8 +103,7 @@ with change:
                     with session_scope() as db:
                         changed = update_channel(db, current[0], actor=actor, name=new_name, base_url=new_url,
                                                  token_env=new_env, poll_interval_s=int(new_interval),
-                                                 settings={"lwa_url": new_lwa.strip(), "orders_api": new_api.value}
-                                                 if amazon else None)
+                                                 settings=changed_settings(new_lwa, new_api, old_api) if amazon else None)
                 except DomainError as exc:
                     st.error(format.md_escape(str(exc)))
                 else:

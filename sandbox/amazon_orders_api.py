@@ -147,7 +147,9 @@ def search_orders(world: World, req: Request) -> Reply:
         state = _decode(req.param("paginationToken") or "")
         if state.get("q") != query:  # Amazon: every parameter but maxResultsPerPage and includedData repeated
             raise ValueError("paginationToken does not belong to these search parameters; repeat them unchanged.")
-        anchor = tuple(state["k"])
+        anchor = tuple(state.get("k") or ())
+        if len(anchor) != 2:
+            raise ValueError("Invalid paginationToken.")
     when = (lambda r: r.created) if field == "createdAfter" else (lambda r: r.updated)  # noqa: E731
     rows = sorted((r for r in world.rows() if when(r) >= after and (not markets or _market(r) in markets)
                    and (not statuses or STATUS[amazon_status(r.data)] in statuses)),

@@ -80,7 +80,7 @@ def test_the_token_url_is_stored_changed_and_cleared_with_an_event_and_other_set
     # blank: back to Amazon's own endpoint
     assert update_channel(db, channel.id, settings={"lwa_url": ""}, **args) == [f"settings.lwa_url: {fe} -> None"]
     db.expire_all()
-    assert db.get(Channel, channel.id).settings == {"marketplace_ids": ["A1F83G8C2ARO7P"]}
+    assert db.get(Channel, channel.id).settings == {"marketplace_ids": ["A1F83G8C2ARO7P"], "orders_api": "2026-01-01"}
     assert update_channel(db, channel.id, settings=None, **args) == []  # a form without the field changes nothing
 
 
@@ -109,19 +109,25 @@ def test_an_admin_adds_an_amazon_channel_with_lwa_variables_and_changes_its_toke
 
 def test_an_admin_moves_an_amazon_channel_between_orders_api_versions_on_the_channels_page(monkeypatch, fresh_shop):
     with new_session(engine_for(fresh_shop.url)) as db:
-        _amazon(db, lwa_url=EU_LWA)  # added before v2026 existed: no orders_api, so it polls v0
+        _amazon(db, lwa_url=EU_LWA, orders_api="v0")  # as channels added before v2026 existed run
     at = sign_in(app_for(monkeypatch, fresh_shop.url), *PASSWORDS["admin"])
     at.switch_page(PAGE).run()
+    assert at.dataframe[0].value.set_index("Code").loc["amzn-eu", "API"] == "Orders v0"
     next(s for s in at.selectbox if s.label == "Channel").set_value("amzn-eu").run()
     api = [s for s in at.selectbox if s.label == API_LABEL][-1]
     assert api.value is AmazonOrdersApi.V0  # the change form shows what the channel polls today
+    [w for w in at.text_input if w.label == "Name"][-1].set_value("Amazon EU")  # the change form's
+    next(b for b in at.button if b.label == "Save changes").click().run()
+    saved = plain(at.success[0].value)
+    assert "name: amzn-eu -> Amazon EU" in saved and "orders_api" not in saved  # the version is left alone
+    api = [s for s in at.selectbox if s.label == API_LABEL][-1]
     api.set_value(AmazonOrdersApi.V2026)
     next(b for b in at.button if b.label == "Save changes").click().run()
-    assert not at.error and "settings.orders_api: None -> 2026-01-01" in plain(at.success[0].value)
+    assert not at.error and "settings.orders_api: v0 -> 2026-01-01" in plain(at.success[0].value)
     with new_session(engine_for(fresh_shop.url)) as db:
         assert get_channel(db, "amzn-eu").settings == {"lwa_url": EU_LWA, "orders_api": "2026-01-01"}
-        assert db.scalars(select(Event.detail).where(Event.kind == "channel_changed")).all() == [
-            {"code": "amzn-eu", "settings.orders_api": {"before": None, "after": "2026-01-01"}}]
+        assert db.scalars(select(Event.detail).where(Event.kind == "channel_changed")).all()[-1] == {
+            "code": "amzn-eu", "settings.orders_api": {"before": "v0", "after": "2026-01-01"}}
 
 
 def test_an_orders_api_version_is_refused_unless_amazon_knows_it_and_the_channel_is_amazon(db):

@@ -123,7 +123,7 @@ def _lwa_channel(db_url: str, server: SandboxServer, monkeypatch: pytest.MonkeyP
     with new_session(engine_for(db_url)) as session:
         add_channel(session, "amzn-lwa", kind=ChannelKind.AMAZON, base_url=server.url,
                     token_env="T_LWA_ID:T_LWA_SECRET:T_LWA_REFRESH",
-                    settings={"first_sync_days": 3650, "lwa_url": server.url + lwa_api.PATH,
+                    settings={"orders_api": "v0", "first_sync_days": 3650, "lwa_url": server.url + lwa_api.PATH,
                               "marketplace_ids": list(MARKETPLACE_CURRENCY)})
 
 

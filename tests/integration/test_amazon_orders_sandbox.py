@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from connectors.amazon_common import MARKETPLACE_CURRENCY, TokenBucket
+from connectors.amazon_common import LISTING_OVERLAP, MARKETPLACE_CURRENCY, TokenBucket
 from connectors.amazon_orders import INCLUDED_DATA, AmazonSearchOrders
 from connectors.schemas import Page
 from core.channels import add_channel
@@ -68,7 +68,7 @@ def test_a_full_sync_is_one_call_per_page_of_100_orders_with_every_item_and_no_c
     assert all([li.sku for li in by_id[k].lines] == [i["product"]["sellerSku"] for i in o["orderItems"]
                                                       if i["quantityOrdered"]] for k, o in orders.items())
     assert [p.cursor is None for p in pages] == [True] * (len(pages) - 1) + [False]
-    assert utc(pages[-1].cursor or "") == max(utc(o["lastUpdatedTime"]) for o in orders.values())
+    assert utc(pages[-1].cursor or "") == max(utc(o["lastUpdatedTime"]) for o in orders.values()) - LISTING_OVERLAP
 
 
 def test_only_the_marketplaces_asked_for_are_fetched(sandbox: Callable[..., SandboxServer]) -> None:
@@ -163,3 +163,34 @@ def test_parcels_amazon_knows_become_shipments_with_their_lines_and_a_second_pol
         got.setdefault(tracking, (order_id, carrier, {}))[2][line] = quantity
     assert got == parcels
     assert {order_id for order_id, *_ in parcels.values()} <= shipped_orders
+
+
+def test_an_order_amazon_cancels_with_zeroed_quantities_is_cancelled_on_the_desk_and_keeps_its_lines(db) -> None:  # type: ignore[no-untyped-def]
+    from core.channels import get_channel
+    from core.ingest import apply_page
+    from tests.unit.test_amazon_orders_parse import _cancelled, order, parsed
+
+    add_channel(db, "amzn", kind=ChannelKind.AMAZON, base_url="http://127.0.0.1:9", token_env=None)
+    channel = get_channel(db, "amzn")
+    apply_page(db, channel, Page(records=(parsed(order(0)),)))
+    result = apply_page(db, channel, Page(records=(parsed(_cancelled(order(0))),)))
+    assert (result.written, result.rejected) == (1, 0)
+    db.expire_all()
+    stored = db.scalar(select(Order).where(Order.external_id == "114-3941689-8772232"))
+    assert stored.status is OrderStatus.CANCELLED
+    assert sorted((li.sku, li.quantity) for li in stored.lines) == [("BOOT-HIKE-42", 1), ("SOCK-3PK", 2)]
+
+
+def test_a_channel_whose_settings_name_an_unknown_orders_api_fails_its_poll_in_one_line(
+    sqlite_url: str, sandbox: Callable[..., SandboxServer], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = sandbox(amazon_rates=FAST, backlog=5, orders_per_minute=0)
+    monkeypatch.setenv("OPSDESK_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("T_AMAZON_TOKEN", TOKEN)
+    with new_session(engine_for(sqlite_url)) as db:
+        channel = add_channel(db, "amzn", kind=ChannelKind.AMAZON, base_url=server.url, token_env="T_AMAZON_TOKEN")
+        channel.settings = {"orders_api": "2099-01-01"}  # written past core's check, as an old script might
+        db.commit()
+    report = poll_channel("amzn", respect_breaker=False)
+    assert report.error is not None and "\n" not in report.error
+    assert "settings.orders_api '2099-01-01' is not one of 2026-01-01, v0" in report.error

@@ -164,8 +164,9 @@ def test_later_pages_repeat_every_parameter_with_the_token_and_only_the_last_pag
                         "includedData": ",".join(INCLUDED_DATA), "maxResultsPerPage": "3"}
     assert asked[1] == {**asked[0], "paginationToken": first["pagination"]["nextToken"]}
     assert all(r.url.path == "/orders/2026-01-01/orders" for r in recorder.requests)
-    # The cursor is the newest lastUpdatedTime of the whole listing (on the first page here), given at its end.
-    assert [len(p.records) for p in pages] == [3, 1] and [p.cursor for p in pages] == [None, "2026-11-22T03:11:47+00:00"]
+    # The cursor is two minutes before the newest lastUpdatedTime of the whole listing (on its first page here),
+    # given at its end: updates that become searchable late are read again by the next sync.
+    assert [len(p.records) for p in pages] == [3, 1] and [p.cursor for p in pages] == [None, "2026-11-22T03:09:47+00:00"]
 
 
 def test_a_first_sync_starts_first_sync_days_ago_and_an_answer_without_orders_is_a_bad_response() -> None:
@@ -190,3 +191,50 @@ def test_a_429_with_amazons_rate_header_waits_one_period_and_the_page_still_arri
     assert len(pages[0].records) == 3 and len(recorder.requests) == 2
     assert 2.0 in slept  # 1 / 0.5 requests a second
     assert bucket.rate == pytest.approx(0.0056)  # and it now paces at the rate Amazon reported
+
+
+def _cancelled(raw: dict[str, Any]) -> dict[str, Any]:
+    """What Amazon sends once an order is cancelled: the status, every quantity zeroed, no prices."""
+    raw["fulfillment"]["fulfillmentStatus"] = "CANCELLED"
+    raw.pop("proceeds")
+    for item in raw["orderItems"]:
+        item["quantityOrdered"] = 0
+        item["product"].pop("price")
+    raw["lastUpdatedTime"] = "2026-11-21T18:00:00Z"
+    return raw
+
+
+def test_a_cancelled_order_with_every_quantity_zeroed_is_taken_as_a_cancellation_without_lines() -> None:
+    got = parsed(_cancelled(order(0)))
+    assert got.channel_status is OrderStatus.CANCELLED and got.lines == ()
+    assert got.cancelled_at == datetime(2026, 11, 21, 18, 0, tzinfo=UTC) and got.total == 0
+
+
+def test_an_open_order_without_any_quantity_is_still_rejected() -> None:
+    raw = order(0)
+    for item in raw["orderItems"]:
+        item["quantityOrdered"] = 0
+    assert "orderItems: an order needs at least one item" in _broken_raw(raw).error
+
+
+def _broken_raw(raw: dict[str, Any]) -> Rejection:
+    result = parse_order(raw)
+    assert isinstance(result, Rejection), result
+    return result
+
+
+def test_a_label_cancelled_package_is_no_parcel_even_with_a_tracking_number() -> None:
+    raw = order(1)
+    raw["packages"][0]["packageStatus"] = {"status": "SHIPPED", "detailedStatus": "LABEL_CANCELLED"}
+    assert parsed(raw).fulfillments == ()
+
+
+def test_v0_takes_a_cancelled_order_with_zeroed_quantities_the_same_way() -> None:
+    raw = json.loads((FIXTURES / "amazon" / "unshipped_prime.json").read_text(encoding="utf-8"))
+    raw.update(OrderStatus="Canceled", LastUpdateDate="2026-11-21T18:00:00Z")
+    raw.pop("OrderTotal", None)
+    for item in raw["OrderItems"]:
+        item.update(QuantityOrdered=0)
+        item.pop("ItemPrice", None)
+    got = amazon.parse_order(raw)
+    assert isinstance(got, ChannelOrder) and got.channel_status is OrderStatus.CANCELLED and got.lines == ()

@@ -170,7 +170,7 @@ def test_orders_since_pages_with_next_token_fetches_items_and_sets_the_cursor_on
     later = [dict(r.url.params) for r in seen if r.url.path == "/orders/v0/orders"][1]
     assert later == {"MarketplaceIds": "ATVPDKIKX0DER,A2EUQ1WTGCTBG2", "NextToken": "page-2"}
     assert [len(p.records[0].lines) for p in pages] == [2, 1]
-    assert [p.cursor for p in pages] == [None, "2026-11-21T14:33:05+00:00"]
+    assert [p.cursor for p in pages] == [None, "2026-11-21T14:31:05+00:00"]  # two minutes before the newest
 
 
 def test_a_429_without_retry_after_waits_one_period_of_the_reported_rate() -> None:
