@@ -194,3 +194,15 @@ def test_a_channel_whose_settings_name_an_unknown_orders_api_fails_its_poll_in_o
     report = poll_channel("amzn", respect_breaker=False)
     assert report.error is not None and "\n" not in report.error
     assert "settings.orders_api '2099-01-01' is not one of 2026-01-01, v0" in report.error
+
+
+def test_an_order_first_seen_already_cancelled_with_zeroed_quantities_is_stored_cancelled_without_lines(db) -> None:  # type: ignore[no-untyped-def]
+    from core.channels import get_channel
+    from core.ingest import apply_page
+    from tests.unit.test_amazon_orders_parse import _cancelled, order, parsed
+
+    add_channel(db, "amzn", kind=ChannelKind.AMAZON, base_url="http://127.0.0.1:9", token_env=None)
+    result = apply_page(db, get_channel(db, "amzn"), Page(records=(parsed(_cancelled(order(1))),)))
+    assert (result.written, result.rejected) == (1, 0)
+    stored = db.scalar(select(Order).where(Order.external_id == "205-7713020-1180344"))
+    assert stored.status is OrderStatus.CANCELLED and not stored.is_open and stored.lines == []
