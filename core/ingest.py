@@ -142,6 +142,8 @@ def _order_fields(channel: Channel, record: ChannelOrder, policy: SlaPolicy | No
     """Column values of an order from its channel record (everything but status and identity)."""
     address = record.ship_to
     own_deadline = record.ship_by is not None
+    phone = record.phone or (address.phone if address else None)
+    name_key = search.norm_text(record.customer_name)
     return {
         "number": record.number,
         "financial_status": record.financial_status,
@@ -149,7 +151,7 @@ def _order_fields(channel: Channel, record: ChannelOrder, policy: SlaPolicy | No
         "fulfillment_status": _fit(record.raw_fulfillment_status, 32),
         "customer_name": record.customer_name,
         "email": record.email,
-        "phone": record.phone or (address.phone if address else None),
+        "phone": phone,
         "ship_to": address.model_dump(mode="json") if address else {},
         "ship_country": address.country_code if address else None,
         "ship_region": _fit(address.region, 20) if address else None,
@@ -165,9 +167,9 @@ def _order_fields(channel: Channel, record: ChannelOrder, policy: SlaPolicy | No
         "note": record.note,
         "search_number": search.norm_number(record.number),
         "search_email": search.norm_text(record.email),
-        "search_name": search.norm_text(record.customer_name),
-        "search_last": _fit(search.last_name(record.customer_name), 120),
-        "search_phone_rev": search.phone_key(record.phone or (address.phone if address else None)),
+        "search_name": name_key,
+        "search_last": _fit(search.last_of(name_key), 120),
+        "search_phone_rev": search.phone_key(phone),
     }
 
 
@@ -186,16 +188,16 @@ def _insert_new(session: Session, channel: Channel, records: list[ChannelOrder],
         return []
     now = utcnow()
     policy = _policy(channel)
+    same = {"channel_id": channel.id, "version": 1, "created_at": now, "updated_at": now}  # on every row
     rows, first = [], []
     for record in records:
-        fields = _order_fields(channel, record, policy)
+        row = _order_fields(channel, record, policy)
         # Orders are stored already triaged (ready or on hold), so ingest writes each row once.
-        decision = context.first_decision(fields) if record.channel_status is None else Decision()
+        decision = context.first_decision(row) if record.channel_status is None else Decision()
         status = record.channel_status or decision.target or OrderStatus.NEW
         first.append(decision)
-        rows.append({**fields, "channel_id": channel.id, "external_id": record.external_id,
-                     "status": status, "is_open": status.is_open, "version": 1, "created_at": now,
-                     "updated_at": now})
+        row.update(same, external_id=record.external_id, status=status, is_open=status.is_open)
+        rows.append(row)
     # A plain executemany: RETURNING with a guaranteed order would make SQLite insert row by row.
     ids = _inserted_ids(session, channel.id, records, insert_rows_counted(session, Order.__table__, rows))
     line_rows = [

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-_SPACES = re.compile(r"\s+")
-
 
 def clean_term(term: str) -> str:
     """What a search box was given, without surrounding blanks, NUL (PostgreSQL refuses it) or lone surrogates
@@ -17,8 +13,8 @@ def norm_text(value: str | None) -> str | None:
     """Lower case, single spaces, no surrounding blanks; None when nothing is left."""
     if not value:
         return None
-    text = _SPACES.sub(" ", value).strip().lower()
-    return text or None
+    # split() breaks on str.isspace, which is also what a regex \s matches: every run of blanks becomes one space.
+    return " ".join(value.split()).lower() or None
 
 
 def norm_number(value: str) -> str:
@@ -27,14 +23,27 @@ def norm_number(value: str) -> str:
 
 
 def last_name(full_name: str | None) -> str | None:
-    text = norm_text(full_name)
-    return text.rsplit(" ", 1)[-1] if text and " " in text else None
+    return last_of(norm_text(full_name))
+
+
+def last_of(name_key: str | None) -> str | None:
+    """``last_name`` of a name already normalized by ``norm_text`` (ingest has that key at hand)."""
+    return name_key.rsplit(" ", 1)[-1] if name_key and " " in name_key else None
 
 
 def phone_key(value: str | None) -> str | None:
     """Digits reversed, so '555 1234' finds '+1 (415) 555-1234' with a prefix search."""
-    digits = "".join(ch for ch in value or "" if ch.isdigit())
+    if not value:
+        return None
+    if value.isascii():  # the usual phone number: one C-level pass
+        digits = value.translate(_NOT_ASCII_DIGITS)
+    else:
+        digits = "".join(ch for ch in value if ch.isdigit())
     return digits[::-1] or None
+
+
+# Deletes every ASCII character but 0-9 (the only ASCII characters str.isdigit accepts).
+_NOT_ASCII_DIGITS = {code: None for code in range(128) if not chr(code).isdigit()}
 
 
 def internal_id(text: str) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,14 +89,22 @@ def ship_by(placed_at: datetime, policy: SlaPolicy) -> datetime:
         raise ValueError("placed_at must carry a time zone")
     if not policy.business_days:
         raise ValueError("an SLA policy needs at least one business day")
-    zone = ZoneInfo(policy.timezone)
-    local = placed_at.astimezone(zone)
-    day = local.date()
-    if not policy.is_business_day(day) or local.time() >= policy.cutoff:
+    local = placed_at.astimezone(ZoneInfo(policy.timezone))
+    return _deadline(local.date(), local.time() >= policy.cutoff, policy)
+
+
+@lru_cache(maxsize=4096)
+def _deadline(day: date, after_cutoff: bool, policy: SlaPolicy) -> datetime:
+    """The ship-by of an order placed on local ``day`` (after its cut-off or not).
+
+    Cached: a page of orders comes from a few days, and ingest asks this once per order.
+    """
+    if not policy.is_business_day(day) or after_cutoff:
         day = _next_business_day(day, policy)
     for _ in range(policy.handling_days):
         day = _next_business_day(day, policy)
     # Built from the local wall clock so daylight-saving changes land on the right hour.
+    zone = ZoneInfo(policy.timezone)
     return datetime.combine(day, policy.cutoff, tzinfo=zone).astimezone(UTC)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from core.allocation_plan import ships_to
@@ -76,6 +76,8 @@ class RuleContext:
 
     settings: RuleSettings
     zones: tuple[tuple[str, ...], ...]
+    # (country, region) -> whether some zone covers it: a page's orders go to a few dozen places.
+    _served: dict[tuple[str | None, str | None], bool] = field(default_factory=dict, compare=False, repr=False)
 
     def facts(self, o: Any, duplicate_of: tuple[str, ...] = ()) -> OrderFacts:
         """Facts of an order given as a row or a mapping of its column values."""
@@ -84,9 +86,15 @@ class RuleContext:
         return OrderFacts(
             total=get("total"), currency=get("currency"), financial_status=get("financial_status"),
             risk_level=get("risk_level"), ship_to=get("ship_to") or {}, country=country, region=region,
-            ships_to_zone=any(ships_to(z, country, region) for z in self.zones),
-            duplicate_of=duplicate_of,
+            ships_to_zone=self.ships_to_zone(country, region), duplicate_of=duplicate_of,
         )
+
+    def ships_to_zone(self, country: str | None, region: str | None) -> bool:
+        """Whether some active location's zones cover this ship-to."""
+        served = self._served.get((country, region))
+        if served is None:
+            served = self._served[country, region] = any(ships_to(z, country, region) for z in self.zones)
+        return served
 
     def first_decision(self, fields: dict[str, Any]) -> Decision:
         """The rules' verdict on an order about to be stored for the first time."""
@@ -245,14 +253,16 @@ def _duplicates(session: Session, rows: list[Any], settings: RuleSettings) -> di
     if not with_email:
         return {}
     window = timedelta(minutes=settings.duplicate_window_minutes)
+    nearby = (Order.search_email.in_({r.search_email for r in with_email}),
+              Order.placed_at >= min(r.placed_at for r in with_email) - window,
+              Order.placed_at <= max(r.placed_at for r in with_email) + window)
+    # Counted first: the common case needs no row (nor its address and times decoded) back.
+    if session.scalar(select(func.count(Order.id)).where(*nearby)) == len(with_email):
+        return {}  # every email seen once in the window: nothing to compare (the common case)
     neighbours = session.execute(
         select(Order.id, Order.external_id, Order.number, Order.placed_at, Order.search_email, Order.ship_to)
-        .where(Order.search_email.in_({r.search_email for r in with_email}),
-               Order.placed_at >= min(r.placed_at for r in with_email) - window,
-               Order.placed_at <= max(r.placed_at for r in with_email) + window)
+        .where(*nearby)
     ).all()
-    if len(neighbours) == len(with_email):
-        return {}  # every email seen once in the window: nothing to compare (the common case)
     items: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for oid, sku, qty in session.execute(
         select(OrderLine.order_id, OrderLine.sku, OrderLine.quantity)

@@ -53,6 +53,9 @@ class UTCDateTime(TypeDecorator[datetime]):
                 return None
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to the store; OpsDesk stores UTC-aware times")
+            offset = value.utcoffset()
+            if offset is not None and not offset:  # already UTC (nearly always): its text without "+00:00"
+                return value.isoformat(" ", "microseconds")[:-6]
             return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process
