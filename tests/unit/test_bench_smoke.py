@@ -45,7 +45,9 @@ def _one(conn: sqlite3.Connection, sql: str) -> int:
 def test_generated_orders_look_like_a_shop(bench_db: Path) -> None:
     conn = sqlite3.connect(bench_db)
     assert _one(conn, "SELECT count(*) FROM orders") == ORDERS
-    assert 0.015 <= _one(conn, "SELECT avg(is_open) FROM orders") <= 0.05
+    # About 3-4 % of 180 days are open; the generator's peak season (late November to early December, up to
+    # 1.7x the orders) makes the recent, mostly open days heavier: 5-6 % then (5.8 % measured on 3 December).
+    assert 0.015 <= _one(conn, "SELECT avg(is_open) FROM orders") <= 0.065
     assert _one(conn, "SELECT count(*) FROM orders o WHERE NOT EXISTS "
                       "(SELECT 1 FROM order_lines l WHERE l.order_id = o.id)") == 0
     assert _one(conn, "SELECT max(n) FROM (SELECT count(*) AS n FROM order_lines GROUP BY order_id)") <= 4
