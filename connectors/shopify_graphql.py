@@ -28,6 +28,7 @@ from connectors.schemas import (
     ChannelFulfillment,
     ChannelLine,
     ChannelOrder,
+    ChannelReturn,
     FinancialStatus,
     OrderStatus,
     Page,
@@ -58,6 +59,10 @@ query Orders($first: Int!, $after: String, $query: String) {
         trackingInfo(first: 1) { company number }
         fulfillmentLineItems(first: 100) { nodes { quantity lineItem { id } } }
       }
+      refunds(first: 20) {
+        id createdAt note
+        refundLineItems(first: 100) { nodes { quantity restockType lineItem { id } } }
+      }
     }
   }
 }
@@ -81,6 +86,9 @@ FULFILLMENT_STATUS: Mapping[str, OrderStatus | None] = {
     "FULFILLED": OrderStatus.SHIPPED,
 }
 _DEAD_FULFILLMENTS = frozenset({"CANCELLED", "ERROR", "FAILURE"})
+# RefundLineItemRestockType: RETURN (goods come back) and LEGACY_RESTOCK (older refunds that restocked) are
+# returns of goods; CANCEL (never shipped) and NO_RESTOCK (money only) are not.
+RETURN_RESTOCK_TYPES = frozenset({"RETURN", "LEGACY_RESTOCK"})
 _GID = re.compile(r"^gid://shopify/(?P<type>[A-Za-z]+)/(?P<id>\d+)(?:\?.*)?$")
 
 
@@ -150,6 +158,7 @@ def _order(raw: dict[str, Any]) -> ChannelOrder:
         "note": f.clip(f.text(raw.get("note")), 2000),
         "lines": tuple(_line(item, i) for i, item in enumerate(items)),
         "fulfillments": tuple(p for p in parcels if p is not None),
+        "returns": tuple(r for r in (_refund(x, i) for i, x in enumerate(f.items(raw, "refunds"))) if r is not None),
     }
     names = {"placed_at": "createdAt", "total": "totalPriceSet", "ship_to": "shippingAddress", "lines": "lineItems",
              "currency": "currencyCode", "number": "name"}
@@ -190,6 +199,30 @@ def _fulfillment(raw: Any, i: int) -> ChannelFulfillment | None:
               "carrier": f.text(tracking.get("company")) or "Other", "tracking_number": f.text(tracking["number"]),
               "shipped_at": f.when(raw.get("createdAt"), f"{where}.createdAt"), "line_quantities": quantities}
     return f.build(ChannelFulfillment, fields, where, {"shipped_at": "createdAt"})
+
+
+def _refund(raw: Any, i: int) -> ChannelReturn | None:
+    """A refund whose lines send goods back (restockType RETURN), or None for a money-only refund or a cancellation."""
+    where = f"refunds[{i}]"
+    if not isinstance(raw, dict):
+        raise f.Invalid(f"{where}: expected an object")
+    refund_id = legacy_id(raw.get("id"), "Refund", f"{where}.id")
+    quantities: dict[str, int] = {}
+    for j, node in enumerate(f.items(f.obj(raw, "refundLineItems", where) or {}, "nodes")):
+        path = f"{where}.refundLineItems.nodes[{j}]"
+        qty = node.get("quantity") if isinstance(node, dict) else None
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+            raise f.Invalid(f"{path}.quantity: expected a whole number of 0 or more")
+        # A restockType Shopify adds later is not a known return: skipped, not a reason to lose the order.
+        if node.get("restockType") in RETURN_RESTOCK_TYPES and qty:
+            line_id = legacy_id((node.get("lineItem") or {}).get("id"), "LineItem", f"{path}.lineItem.id")
+            quantities[line_id] = quantities.get(line_id, 0) + qty
+    if not quantities:
+        return None
+    fields = {"external_id": refund_id, "created_at": f.when(raw.get("createdAt"), f"{where}.createdAt"),
+              "note": f.clip(f.text(raw.get("note")), 2000),
+              "lines": tuple({"line_external_id": k, "quantity": q} for k, q in quantities.items())}
+    return f.build(ChannelReturn, fields, where, {"external_id": "id", "lines": "refundLineItems"})
 
 
 def _address(raw: dict[str, Any]) -> Address:

@@ -24,7 +24,7 @@ from core.returns import LineRequest, authorise_return
 FLAG = "OPSDESK_DEMO_RETURNS"
 EVERY = 4  # about one shipped order in four comes back: returns run at 20-30 % in some categories
 PER_SWEEP = 3
-CHANNEL_READ = (ChannelKind.SHOPIFY, ChannelKind.WOOCOMMERCE)  # their connectors bring the channel's own returns
+CHANNEL_READ = (ChannelKind.SHOPIFY, ChannelKind.SHOPIFY_GRAPHQL, ChannelKind.WOOCOMMERCE)  # they bring their own returns
 REASONS = (ReturnReason.SIZE_OR_FIT, ReturnReason.CHANGED_MIND, ReturnReason.DEFECTIVE, ReturnReason.DAMAGED,
            ReturnReason.NOT_AS_DESCRIBED, ReturnReason.WRONG_ITEM, ReturnReason.ARRIVED_LATE)
 

@@ -72,6 +72,12 @@ def translate(row: OrderRow) -> dict[str, Any]:
                                                  "lineItem": {"id": f"gid://shopify/LineItem/{li['id']}"}}
                                                 for li in fu["line_items"]]}}
             for fu in d["fulfillments"]],
+        "refunds": [
+            {"id": f"gid://shopify/Refund/{rf['id']}", "createdAt": _z(rf["created_at"]), "note": rf.get("note"),
+             "refundLineItems": {"nodes": [{"quantity": li["quantity"], "restockType": li["restock_type"].upper(),
+                                            "lineItem": {"id": f"gid://shopify/LineItem/{li['line_item_id']}"}}
+                                           for li in rf["refund_line_items"]]}}
+            for rf in d.get("refunds", [])],
     }
 
 

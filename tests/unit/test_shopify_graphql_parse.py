@@ -146,3 +146,31 @@ def test_a_bucket_that_never_refills_gives_up_with_rate_limited() -> None:
         lambda r: httpx.Response(200, json=throttled))), sleep=lambda s: None, max_wait_s=60)
     with pytest.raises(RateLimited):
         list(api.orders_since(None))
+
+
+def test_a_refund_with_restock_type_return_is_a_return_and_cancel_or_no_restock_ones_are_not() -> None:
+    order = parsed("refunded_return")
+    assert [(r.external_id, r.created_at, r.note, [(li.line_external_id, li.quantity) for li in r.lines])
+            for r in order.returns] == [
+        ("920000000017", datetime(2026, 11, 25, 16, 2, 11, tzinfo=UTC), "Too small, customer sent one back",
+         [("14212345679001", 1)])]
+
+
+def test_a_legacy_restock_refund_counts_as_goods_coming_back() -> None:
+    raw = load("refunded_return")
+    raw["refunds"][2]["refundLineItems"]["nodes"][0]["restockType"] = "LEGACY_RESTOCK"
+    result = parse_order(raw)
+    assert isinstance(result, ChannelOrder) and [r.external_id for r in result.returns] == ["920000000017", "920000000051"]
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda r: r["refunds"][0].update(id="gid://shopify/Order/1"), "refunds[0].id: expected gid://shopify/Refund/"),
+    (lambda r: r["refunds"][0]["refundLineItems"]["nodes"][0].update(quantity="one"),
+     "refunds[0].refundLineItems.nodes[0].quantity"),
+    (lambda r: r["refunds"][0].pop("createdAt"), "refunds[0].createdAt"),
+])
+def test_an_unreadable_refund_dead_letters_the_order_whole(change: Any, said: str) -> None:
+    raw = load("refunded_return")
+    change(raw)
+    result = parse_order(raw)
+    assert isinstance(result, Rejection) and said in result.error and result.raw == raw
