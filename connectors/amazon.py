@@ -36,15 +36,17 @@ from connectors.amazon_common import (  # noqa: F401 - SECRETS, SECRET_SHAPES an
     RATES,
     SECRET_SHAPES,
     SECRETS,
+    SHORT_WAIT_S,
     US_MARKETPLACE,
     AmazonClient,
+    QuotaWaitStopped,
     TokenBucket,
     next_cursor,
     rate_period,
     shared_bucket,
 )
 from connectors.client_base import checked_page_size
-from connectors.http import BadResponse, RateLimited, json_body, send_with_retry
+from connectors.http import BadResponse, json_body
 from connectors.schemas import (
     Address,
     ChannelLine,
@@ -170,7 +172,7 @@ class AmazonOrders(AmazonClient):
     def __init__(self, client: httpx.Client, *, marketplace_ids: Sequence[str] = (US_MARKETPLACE,),
                  page_size: int = MAX_PAGE_SIZE, first_sync_days: float = 30.0,
                  buckets: Mapping[str, TokenBucket] | None = None, max_attempts: int = 5,
-                 max_wait_s: float = 120.0, sleep: Callable[[float], None] = time.sleep,
+                 max_wait_s: float = SHORT_WAIT_S, sleep: Callable[[float], None] = time.sleep,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.page_size = checked_page_size(page_size, MAX_PAGE_SIZE)
         if not marketplace_ids:
@@ -184,14 +186,7 @@ class AmazonOrders(AmazonClient):
                        "rate_limit_wait": rate_period}
 
     def _get(self, operation: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets[operation]
-        bucket.acquire(self._sleep)
-        try:
-            resp = send_with_retry(self._client, "GET", url, params=params, **self._retry)
-        except RateLimited:
-            bucket.drain()
-            raise
-        bucket.observe(resp.headers.get("x-amzn-RateLimit-Limit"))
+        resp = self._paced(self.buckets[operation], url, params)
         body = json_body(resp)
         payload = body.get("payload") if isinstance(body, dict) else None
         if not isinstance(payload, dict):
@@ -212,6 +207,18 @@ class AmazonOrders(AmazonClient):
             if not token:
                 return items
 
+    def _listing_page(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        """One getOrders page and its orders, each with its items under ``OrderItems``."""
+        payload = self._get("getOrders", ORDERS_PATH, params)
+        orders = payload.get("Orders")
+        if not isinstance(orders, list):
+            raise BadResponse(f"GET {ORDERS_PATH} answered without payload.Orders")
+        raws = []
+        for order in orders:
+            order_id = f.readable_id(order, "AmazonOrderId")
+            raws.append({**order, "OrderItems": self.order_items(order_id)} if order_id else order)
+        return payload, raws
+
     def orders_since(self, cursor: str | None) -> Iterator[Page]:
         """Yield one Page per getOrders page of orders updated at or after ``cursor``, with their items.
 
@@ -227,15 +234,13 @@ class AmazonOrders(AmazonClient):
                                   "LastUpdatedAfter": after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         high = start
         while True:
-            payload = self._get("getOrders", ORDERS_PATH, params)
-            orders = payload.get("Orders")
-            if not isinstance(orders, list):
-                raise BadResponse(f"GET {ORDERS_PATH} answered without payload.Orders")
+            try:
+                payload, raws = self._listing_page(params)
+            except QuotaWaitStopped:
+                return  # the process is stopping: the pages stored so far stand, this one is read again next time
             records: list[ChannelOrder] = []
             rejected: list[Rejection] = []
-            for order in orders:
-                order_id = f.readable_id(order, "AmazonOrderId")
-                raw = {**order, "OrderItems": self.order_items(order_id)} if order_id else order
+            for raw in raws:
                 parsed = parse_order(raw)
                 (records if isinstance(parsed, ChannelOrder) else rejected).append(parsed)
                 stamp = parsed.updated_at if isinstance(parsed, ChannelOrder) else _updated_of(raw)

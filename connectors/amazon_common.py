@@ -17,7 +17,7 @@ import httpx
 
 from connectors.amazon_auth import HEADER, LwaAuth, LwaTokens
 from connectors.client_base import ClientOwner
-from connectors.http import make_client
+from connectors.http import RateLimited, make_client, send_with_retry
 
 SECRETS = ("access token",)
 # Or, as SP-API apps really run, Login with Amazon's three: a fresh access token every hour (amazon_auth).
@@ -39,6 +39,17 @@ MARKETPLACE_CURRENCY: Mapping[str, str] = {
 }
 
 
+# Set by the worker on SIGTERM (and SIGINT): a poll waiting for Amazon's quota stops instead of sleeping on.
+STOPPING = threading.Event()
+_WAIT_SLICE_S = 5.0
+QUOTA_ROUNDS = 4  # 429s waited out in the bucket before a call gives up (the poll then ends; the cursor stays)
+SHORT_WAIT_S = 10.0  # longer waits than this are not slept inside one HTTP call
+
+
+class QuotaWaitStopped(Exception):
+    """The process is stopping: the listing ends here, after the pages already stored."""
+
+
 class TokenBucket:
     """A client-side quota: ``rate`` tokens a second up to ``burst``; ``acquire`` sleeps until one is free."""
 
@@ -53,23 +64,31 @@ class TokenBucket:
         self._at = now
 
     def acquire(self, sleep: Callable[[float], None]) -> float:
-        """Take one token, sleeping as long as needed; returns the time slept."""
+        """Take one token, sleeping as long as needed; returns the time slept.
+
+        Raises QuotaWaitStopped, without taking a token, once ``STOPPING`` is set: searchOrders' quota can
+        mean minutes of waiting, and a worker told to stop must not sit them out.
+        """
         slept = 0.0
         while True:
+            if STOPPING.is_set():
+                raise QuotaWaitStopped(f"stopped while waiting {slept:.0f} s for Amazon's quota")
             with self._lock:
                 self._refill()
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return slept
                 wait = (1 - self._tokens) / self.rate
+            wait = min(wait, _WAIT_SLICE_S)  # long waits in slices, to notice STOPPING
             sleep(wait)
             slept += wait
 
-    def drain(self) -> None:
-        """The server said 429: whatever we thought we had, we have nothing."""
+    def drain(self, wait_s: float = 0.0) -> None:
+        """The server said 429: whatever we thought we had, we have nothing, and the next call waits ``wait_s``
+        (at least one period of the rate)."""
         with self._lock:
             self._refill()
-            self._tokens = 0.0
+            self._tokens = min(0.0, 1.0 - wait_s * self.rate)
 
     def observe(self, limit: str | None) -> None:
         """Follow the rate Amazon reports in ``x-amzn-RateLimit-Limit``."""
@@ -113,10 +132,33 @@ def rate_period(resp: httpx.Response) -> float | None:
 
 
 class AmazonClient(ClientOwner):
-    """An SP-API connector over one injected ``httpx.Client``, built with a fixed token or through Login with Amazon."""
+    """An SP-API connector over one injected ``httpx.Client``, built with a fixed token or through Login with Amazon.
+
+    Subclasses set ``_client``, ``_sleep`` and ``_retry`` (send_with_retry's options, with a short ``max_wait_s``).
+    """
+
+    _sleep: Callable[[float], None]
+    _retry: dict[str, Any]
 
     def __init__(self, client: httpx.Client, **options: Any) -> None:
         raise NotImplementedError  # each API's connector takes the client and its own options
+
+    def _paced(self, bucket: TokenBucket, url: str, params: dict[str, Any]) -> httpx.Response:
+        """One GET within ``bucket``'s quota. A 429 asking for a longer wait than send_with_retry sits out
+        (searchOrders: three minutes) is waited in the bucket instead, where a stopping worker can end it."""
+        for round_ in range(1, QUOTA_ROUNDS + 1):
+            bucket.acquire(self._sleep)
+            try:
+                resp = send_with_retry(self._client, "GET", url, params=params, **self._retry)
+            except RateLimited as exc:
+                if exc.retry_after is None or round_ == QUOTA_ROUNDS:
+                    bucket.drain()
+                    raise
+                bucket.drain(exc.retry_after)
+                continue
+            bucket.observe(resp.headers.get("x-amzn-RateLimit-Limit"))
+            return resp
+        raise AssertionError("unreachable: the last round returns or raises")
 
     @classmethod
     def connect(cls, base_url: str, token: str, timeout: float = 20.0, **options: Any) -> Self:

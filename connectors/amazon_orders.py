@@ -30,15 +30,17 @@ import httpx
 from connectors import fields as f
 from connectors.amazon_common import (
     MARKETPLACE_CURRENCY,
+    SHORT_WAIT_S,
     US_MARKETPLACE,
     AmazonClient,
+    QuotaWaitStopped,
     TokenBucket,
     next_cursor,
     rate_period,
     shared_bucket,
 )
 from connectors.client_base import checked_page_size
-from connectors.http import BadResponse, RateLimited, json_body, send_with_retry
+from connectors.http import BadResponse, json_body
 from connectors.schemas import (
     Address,
     ChannelFulfillment,
@@ -209,7 +211,7 @@ class AmazonSearchOrders(AmazonClient):
 
     def __init__(self, client: httpx.Client, *, marketplace_ids: Sequence[str] = (US_MARKETPLACE,),
                  page_size: int = MAX_PAGE_SIZE, first_sync_days: float = 30.0,
-                 bucket: TokenBucket | None = None, max_attempts: int = 5, max_wait_s: float = 200.0,
+                 bucket: TokenBucket | None = None, max_attempts: int = 5, max_wait_s: float = SHORT_WAIT_S,
                  sleep: Callable[[float], None] = time.sleep,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.page_size = checked_page_size(page_size, MAX_PAGE_SIZE)
@@ -219,18 +221,13 @@ class AmazonSearchOrders(AmazonClient):
         self.marketplace_ids = tuple(marketplace_ids)
         self.first_sync = timedelta(days=first_sync_days)
         self.bucket = bucket or shared_bucket(str(client.base_url), OPERATION)
-        # A 429 without Retry-After waits one period of the reported rate: three minutes at Amazon's default.
+        # A 429 without Retry-After waits one period of the reported rate (three minutes at Amazon's default), in
+        # the bucket when it is longer than max_wait_s.
         self._retry = {"max_attempts": max_attempts, "max_wait_s": max_wait_s, "sleep": sleep,
                        "rate_limit_wait": rate_period}
 
     def _search(self, params: dict[str, Any]) -> dict[str, Any]:
-        self.bucket.acquire(self._sleep)
-        try:
-            resp = send_with_retry(self._client, "GET", ORDERS_PATH, params=params, **self._retry)
-        except RateLimited:
-            self.bucket.drain()
-            raise
-        self.bucket.observe(resp.headers.get("x-amzn-RateLimit-Limit"))
+        resp = self._paced(self.bucket, ORDERS_PATH, params)
         body = json_body(resp)
         if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
             raise BadResponse(f"GET {ORDERS_PATH} answered without orders", status_code=resp.status_code,
@@ -251,7 +248,10 @@ class AmazonSearchOrders(AmazonClient):
                                  "includedData": ",".join(INCLUDED_DATA), "maxResultsPerPage": self.page_size}
         params, high = dict(query), start
         while True:
-            body = self._search(params)
+            try:
+                body = self._search(params)
+            except QuotaWaitStopped:
+                return  # the process is stopping: the pages stored so far stand, the cursor stays
             records: list[ChannelOrder] = []
             rejected: list[Rejection] = []
             for order in body["orders"]:

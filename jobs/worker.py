@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from connectors import amazon_common
 from core.channels import enabled_channels
 from core.connector_health import poll_requests
 from core.db import database_url, new_session
@@ -22,6 +23,14 @@ from jobs.poll import poll_channel
 
 log = logging.getLogger("opsdesk.worker")
 _stopping = threading.Event()
+
+
+def _stop() -> None:
+    """Finish the pages being stored, then exit: polls stop after their page, and quota waits stop at once."""
+    _stopping.set()
+    amazon_common.STOPPING.set()
+
+
 RESCAN_S = 15  # how often the worker notices channels added, paused or edited
 _asked: set[str] = set()  # channels (and track:<code> accounts) a person asked to poll now: no breaker for them
 LOST_LEADERSHIP = 3  # exit code: another worker is active now; a supervisor restarts this one as a standby
@@ -95,8 +104,8 @@ def run_worker() -> None:
     """Become the active worker (waiting while another holds the lock), then run the schedule."""
     url = database_url()
     leader = Leadership(url)
-    signal.signal(signal.SIGTERM, lambda *_: _stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: _stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: _stop())
+    signal.signal(signal.SIGINT, lambda *_: _stop())
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to stderr
     announced = False
     while not _acquire(leader):
@@ -115,7 +124,7 @@ def run_worker() -> None:
         if not leader.still_held():
             log.error("another worker took the lock while this one had lost its database session: standing down")
             lost.set()
-            _stopping.set()
+            _stop()
 
     def _rescan() -> int:
         sync_jobs(scheduler)

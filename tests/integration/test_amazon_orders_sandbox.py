@@ -206,3 +206,40 @@ def test_an_order_first_seen_already_cancelled_with_zeroed_quantities_is_stored_
     assert (result.written, result.rejected) == (1, 0)
     stored = db.scalar(select(Order).where(Order.external_id == "205-7713020-1180344"))
     assert stored.status is OrderStatus.CANCELLED and not stored.is_open and stored.lines == []
+
+
+def test_sigterm_stops_a_worker_waiting_minutes_for_amazons_quota_at_once_keeping_what_it_stored(
+    sqlite_url: str, sandbox: Callable[..., SandboxServer], tmp_path: Any,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.integration.test_worker import ROOT, _wait
+
+    # Amazon's real searchOrders quota (a call every 178 s after the burst), with a burst of one: the second page waits.
+    server = sandbox(amazon_rates={"searchOrders": (0.0056, 1)}, backlog=150, orders_per_minute=0)
+    with new_session(engine_for(sqlite_url)) as db:
+        add_channel(db, "amzn", kind=ChannelKind.AMAZON, base_url=server.url, token_env="T_AMAZON_TOKEN",
+                    settings={"marketplace_ids": EVERYWHERE, "first_sync_days": 3650})
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "OPSDESK_DATABASE_URL": sqlite_url, "T_AMAZON_TOKEN": TOKEN, "OPSDESK_LOG_LEVEL": "INFO"}
+    worker = subprocess.Popen([sys.executable, "-m", "jobs.cli", "worker"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                              stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        def stored() -> int:
+            with new_session(engine_for(sqlite_url)) as db:
+                return len(db.scalars(select(Order.id)).all())
+
+        assert _wait(lambda: stored() == 100, 60), log.read_text()  # the first page, then the quota wait
+        time.sleep(1)
+        began = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, log.read_text()
+        assert time.monotonic() - began < 15  # not the 178 s the quota asks for
+        assert stored() == 100 and "worker stopped" in log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()

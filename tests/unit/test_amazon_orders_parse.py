@@ -238,3 +238,54 @@ def test_v0_takes_a_cancelled_order_with_zeroed_quantities_the_same_way() -> Non
         item.pop("ItemPrice", None)
     got = amazon.parse_order(raw)
     assert isinstance(got, ChannelOrder) and got.channel_status is OrderStatus.CANCELLED and got.lines == ()
+
+
+@pytest.fixture
+def stopping() -> Any:
+    from connectors.amazon_common import STOPPING
+
+    yield STOPPING
+    STOPPING.clear()
+
+
+def test_a_long_quota_wait_sleeps_in_slices_and_stops_when_the_process_does(stopping: Any) -> None:
+    from connectors.amazon_common import QuotaWaitStopped
+
+    bucket, slept = TokenBucket(0.0056, 1, clock=lambda: 0.0), []
+    bucket.acquire(slept.append)  # the burst: free
+    with pytest.raises(QuotaWaitStopped):
+        bucket.acquire(lambda s: (slept.append(s), len(slept) == 3 and stopping.set()))
+    assert slept == [5.0, 5.0, 5.0]  # 178 s to wait, in slices, and it gave up at the first after the stop
+
+
+def test_a_listing_stopped_while_waiting_for_the_quota_ends_after_the_pages_it_stored(stopping: Any) -> None:
+    recorder = Recorder([httpx.Response(200, json=page())])  # a first page that promises a second
+    client = make_client("https://sellingpartnerapi-na.amazon.com", {"x-amz-access-token": "t"},
+                         transport=httpx.MockTransport(recorder))
+    api = AmazonSearchOrders(client, bucket=TokenBucket(0.0056, 1), sleep=lambda s: stopping.set())
+    with api:
+        pages = list(api.orders_since("2026-11-01T00:00:00+00:00"))
+    assert len(recorder.requests) == 1 and [len(p.records) for p in pages] == [3]
+    assert pages[0].cursor is None  # the cursor stays where it was: the next poll reads the listing again
+
+
+def test_a_429_asking_for_minutes_is_waited_in_the_bucket_in_slices_then_the_call_is_made_again() -> None:
+    throttled = httpx.Response(429, headers={"x-amzn-RateLimit-Limit": "0.0056"},
+                               json={"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota."}]})
+    done = page()
+    done.pop("pagination")
+    recorder = Recorder([throttled, httpx.Response(200, json=done)])
+    client = make_client("https://sellingpartnerapi-na.amazon.com", {"x-amz-access-token": "t"},
+                         transport=httpx.MockTransport(recorder))
+    slept: list[float] = []
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    bucket = TokenBucket(0.0056, 20, clock=lambda: clock[0])
+    with AmazonSearchOrders(client, sleep=sleep, bucket=bucket) as api:
+        pages = list(api.orders_since("2026-11-01T00:00:00+00:00"))
+    assert len(recorder.requests) == 2 and len(pages[0].records) == 3
+    assert max(slept) <= 5.0 and sum(slept) == pytest.approx(1 / 0.0056, abs=5.1)  # one period, in slices
