@@ -17,7 +17,9 @@ import binascii
 import copy
 import hmac
 import json
+import math
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -198,23 +200,27 @@ class AmazonApi:
             size = int(req.param("MaxResultsPerPage") or 100)
             if not 1 <= size <= 100:
                 raise ValueError("MaxResultsPerPage must be between 1 and 100.")
-        when = (lambda r: r.created) if field == "CreatedAfter" else (lambda r: r.updated)  # noqa: E731
-        rows = sorted((r for r in self.world.rows() if when(r) >= after and _market(r) in markets),
-                      key=lambda r: (int(when(r).timestamp()), r.id))
+        by = "created" if field == "CreatedAfter" else "updated"
+        keys, listed = self.world.listing(by)
+        first = bisect_left(keys, (math.floor(after.timestamp()), 0))
         if anchor is not None:
-            rows = [r for r in rows if (int(when(r).timestamp()), r.id) > anchor]
-        page, more = rows[:size], len(rows) > size
-        orders = [{k: v for k, v in served(r).items() if k != "OrderItems"} for r in page]
+            first = max(first, bisect_right(keys, (int(anchor[0]), int(anchor[1]))))
+        picked = []  # positions in the listing, one more than a page to know whether another follows
+        for i in range(first, len(listed)):
+            if getattr(listed[i], by) >= after and _market(listed[i]) in markets:
+                picked.append(i)
+                if len(picked) > size:
+                    break
+        page, more = picked[:size], len(picked) > size
+        orders = [{k: v for k, v in served(listed[i]).items() if k != "OrderItems"} for i in page]
         payload: dict[str, Any] = {"Orders": orders, "LastUpdatedBefore": _z(self.world.now())}
         if more:
-            last = page[-1]
-            payload["NextToken"] = _encode({"after": _z(after), "field": field, "size": size,
-                                            "k": [int(when(last).timestamp()), last.id]})
+            payload["NextToken"] = _encode({"after": _z(after), "field": field, "size": size, "k": list(keys[page[-1]])})
         return Reply.json(200, {"payload": payload})
 
     def _items(self, req: Request) -> Reply:
         wanted = _ITEMS.match(req.path)["id"]  # type: ignore[index]
-        row = next((r for r in self.world.rows() if amazon_id(r.id) == wanted), None)
+        row = self.world.find("amazon", amazon_id, wanted)
         if row is None:
             return _error(404, "NotFound", f"Order {wanted} not found.")
         items = served(row)["OrderItems"]

@@ -12,6 +12,8 @@ other parameter (``maxResultsPerPage`` and ``includedData`` may change). The ans
 from __future__ import annotations
 
 import copy
+import math
+from bisect import bisect_left, bisect_right
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -150,16 +152,22 @@ def search_orders(world: World, req: Request) -> Reply:
         anchor = tuple(state.get("k") or ())
         if len(anchor) != 2:
             raise ValueError("Invalid paginationToken.")
-    when = (lambda r: r.created) if field == "createdAfter" else (lambda r: r.updated)  # noqa: E731
-    rows = sorted((r for r in world.rows() if when(r) >= after and (not markets or _market(r) in markets)
-                   and (not statuses or STATUS[amazon_status(r.data)] in statuses)),
-                  key=lambda r: (int(when(r).timestamp()), r.id))
+    by = "created" if field == "createdAfter" else "updated"
+    keys, rows = world.listing(by)
+    first = bisect_left(keys, (math.floor(after.timestamp()), 0))
     if anchor is not None:
-        rows = [r for r in rows if (int(when(r).timestamp()), r.id) > anchor]
-    page = rows[:size]
-    body: dict[str, Any] = {"orders": [served(r, included) for r in page],
+        first = max(first, bisect_right(keys, (int(anchor[0]), int(anchor[1]))))
+    picked: list[int] = []  # positions in the listing, one more than a page to know whether another follows
+    for i in range(first, len(rows)):
+        r = rows[i]
+        if getattr(r, by) >= after and (not markets or _market(r) in markets) \
+                and (not statuses or STATUS[amazon_status(r.data)] in statuses):
+            picked.append(i)
+            if len(picked) > size:
+                break
+    page = picked[:size]
+    body: dict[str, Any] = {"orders": [served(rows[i], included) for i in page],
                             "lastUpdatedBefore" if field == "lastUpdatedAfter" else "createdBefore": _z(world.now())}
-    if len(rows) > size:
-        last = page[-1]
-        body["pagination"] = {"nextToken": _encode({"q": query, "k": [int(when(last).timestamp()), last.id]})}
+    if len(picked) > size:
+        body["pagination"] = {"nextToken": _encode({"q": query, "k": list(keys[page[-1]])})}
     return Reply.json(200, body)

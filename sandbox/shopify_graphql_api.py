@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -195,12 +196,20 @@ class ShopifyGraphqlApi:
             return (r.id, r.id) if field == "id" else (int(getattr(r, field).timestamp()), r.id)
 
         terms = [(name, op, _when(value)) for name, op, value in _TERM.findall(variables.get("query") or "")]
-        rows = [r for r in self.world.rows()
-                if all(_OPS[op](r.updated if name == "updated_at" else r.created, bound) for name, op, bound in terms)]
-        rows.sort(key=key)
-        if variables.get("after"):
-            anchor = _decode(variables["after"])
-            rows = [r for r in rows if key(r) > anchor]
+        if field == "id":
+            listed = sorted(self.world.rows(), key=key)
+            start = 0
+        else:  # the shop kept sorted until it changes: later pages start at their cursor, not at the top
+            keys, listed = self.world.listing(field)
+            start = bisect_right(keys, tuple(_decode(variables["after"]))) if variables.get("after") else 0
+        anchor = _decode(variables["after"]) if variables.get("after") else None
+        rows: list[OrderRow] = []  # one more than a page, to know whether another follows
+        for r in listed[start:]:
+            if (anchor is None or key(r) > anchor) and all(
+                    _OPS[op](r.updated if name == "updated_at" else r.created, bound) for name, op, bound in terms):
+                rows.append(r)
+                if len(rows) > first:
+                    break
         page = rows[:first]
         end = _encode(key(page[-1])) if page else None
         return {"pageInfo": {"hasNextPage": len(rows) > first, "endCursor": end, "hasPreviousPage": bool(variables.get("after")),

@@ -158,6 +158,7 @@ class WooCommerceApi:
 
     def __init__(self, world: World, faults: Faults, key: str, secret: str) -> None:
         self.world, self.faults = world, faults
+        self._listing: tuple[tuple[Any, ...], list[OrderRow]] | None = None
         self._basic = base64.b64encode(f"{key}:{secret}".encode()).decode()
 
     def __call__(self, req: Request) -> Reply:
@@ -198,12 +199,7 @@ class WooCommerceApi:
         gmt = (req.param("dates_are_gmt") or "").lower() in ("1", "true")
         bounds = {name: self._time(req, name, gmt) for name in ("after", "before", "modified_after", "modified_before")}
         wanted = [s.strip() for s in (req.param("status") or "any").split(",") if s.strip()]
-        rows = []
-        for row in self.world.rows():
-            if not _matches(row, wanted, bounds):
-                continue
-            rows.append(row)
-        rows.sort(key=_ORDERBY[orderby], reverse=order == "desc")
+        rows = self._matching(wanted, bounds, orderby, order)
         total, pages = len(rows), max(1, math.ceil(len(rows) / per_page))
         if total and page > pages:
             return Reply.json(400, {"code": "woocommerce_rest_invalid_page_number", "message": "The page number "
@@ -219,8 +215,21 @@ class WooCommerceApi:
             headers["Link"] = ", ".join(links)
         return Reply.json(200, [served(r) for r in chunk], headers)
 
+    def _matching(self, wanted: list[str], bounds: dict[str, datetime | None], orderby: str, order: str) -> list[OrderRow]:
+        """The orders a listing matches, in its order; kept until the shop changes, so that reading page 2, 3, ...
+        of the same listing does not filter and sort the whole shop again."""
+        shop = self.world.rows()  # brings the shop up to now
+        key = (self.world.version, tuple(wanted), tuple(sorted(bounds.items())), orderby, order)
+        cached = self._listing
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rows = [row for row in shop if _matches(row, wanted, bounds)]
+        rows.sort(key=_ORDERBY[orderby], reverse=order == "desc")
+        self._listing = (key, rows)
+        return rows
+
     def _refunds(self, order_id: int) -> Reply:
-        row = next((r for r in self.world.rows() if woo_id(r.id) == order_id), None)
+        row = self.world.find("woocommerce", woo_id, order_id)
         if row is None:
             return Reply.json(404, {"code": "woocommerce_rest_order_invalid_id", "message": "Invalid order ID.",
                                     "data": {"status": 404}})

@@ -158,6 +158,8 @@ class World:
         self._rng = random.Random(seed)
         self._orders: dict[int, OrderRow] = {}
         self.version = 0  # bumped by every new order and every change: readers can tell nothing changed
+        self._listings: dict[str, tuple[int, list[tuple[int, int]], list[OrderRow]]] = {}
+        self._indexes: dict[str, tuple[int, dict[Any, OrderRow]]] = {}
         self._events: list[tuple[datetime, int, int, str, tuple[Any, ...]]] = []
         self._seq = self._count = self._line_seq = self._fulfillment_seq = self._refund_seq = 0
         self._customers: list[dict[str, Any]] = []
@@ -200,6 +202,29 @@ class World:
         with self.lock:
             self.advance()
             return list(self._orders.values())
+
+    def listing(self, by: str) -> tuple[list[tuple[int, int]], list[OrderRow]]:
+        """Every order sorted by (whole seconds of ``by`` - "created" or "updated" - then id), with those keys.
+
+        Kept until the shop changes, so that an API serves a page with a bisect instead of sorting the
+        whole shop on every request (a 10,000-order backlog is read in 100 pages).
+        """
+        with self.lock:
+            self.advance()
+            cached = self._listings.get(by)
+            if cached is None or cached[0] != self.version:
+                rows = sorted(self._orders.values(), key=lambda r: (int(getattr(r, by).timestamp()), r.id))
+                cached = self._listings[by] = (self.version, [(int(getattr(r, by).timestamp()), r.id) for r in rows], rows)
+            return cached[1], cached[2]
+
+    def find(self, name: str, key: Callable[[int], Any], wanted: Any) -> OrderRow | None:
+        """The order whose ``key(id)`` is ``wanted`` (an API's own order id), through an index kept per ``name``."""
+        with self.lock:
+            self.advance()
+            cached = self._indexes.get(name)
+            if cached is None or cached[0] != self.version:
+                cached = self._indexes[name] = (self.version, {key(oid): row for oid, row in self._orders.items()})
+            return cached[1].get(wanted)
 
     def orders_snapshot(self) -> list[dict[str, Any]]:
         """Deep copies of every order exactly as the API serves it, oldest id first."""
