@@ -14,7 +14,6 @@ from core.ingest import IngestResult, apply_page
 from core.models import ConnectorRun, utcnow
 from core.runs import cursor_of, start_run
 from jobs.connectors import order_source
-from jobs.read_ahead import read_ahead
 from jobs.runs import RunCounts, recorded_run
 
 log = logging.getLogger("opsdesk.poll")
@@ -57,8 +56,7 @@ def poll_channel(code: str, *, should_stop: Callable[[], bool] = lambda: False,
         with recorded_run(session, run_id, counts) as outcome, order_source(channel) as source:
             cursor = cursor_of(session, channel.id)
             session.commit()  # hold no transaction (nor a pooled connection) while a slow API answers
-            # The next page is fetched while this one is stored; each is still stored whole, in order.
-            for page in read_ahead(source.orders_since(cursor), name=f"fetch-{code}"):
+            for page in source.orders_since(cursor):
                 totals += apply_page(session, channel, page, run_id=run_id)
                 fetched += page.fetched
                 if should_stop():
