@@ -310,6 +310,8 @@ class CuttableProxy:
 
     @staticmethod
     def _pipe(src: Any, dst: Any) -> None:
+        import socket
+
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
@@ -317,6 +319,12 @@ class CuttableProxy:
             pass
         finally:
             for sock in (src, dst):
+                # Shut down before closing: close() alone neither wakes the other direction's recv() nor
+                # sends FIN, so a cut could leave PostgreSQL a live session (and its locks) with no client.
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 try:
                     sock.close()
                 except OSError:
