@@ -41,7 +41,8 @@ from connectors.amazon_common import (  # noqa: F401 - SECRETS, SECRET_SHAPES an
     AmazonClient,
     QuotaWaitStopped,
     TokenBucket,
-    next_cursor,
+    last_page,
+    listing_page,
     rate_period,
     shared_bucket,
 )
@@ -238,28 +239,14 @@ class AmazonOrders(AmazonClient):
                 payload, raws = self._listing_page(params)
             except QuotaWaitStopped:
                 return  # the process is stopping: the pages stored so far stand, this one is read again next time
-            records: list[ChannelOrder] = []
-            rejected: list[Rejection] = []
-            for raw in raws:
-                parsed = parse_order(raw)
-                (records if isinstance(parsed, ChannelOrder) else rejected).append(parsed)
-                stamp = parsed.updated_at if isinstance(parsed, ChannelOrder) else _updated_of(raw)
-                if stamp is not None and (high is None or stamp > high):
-                    high = stamp
+            page, high = listing_page(raws, parse_order, "LastUpdateDate", high)
             token = payload.get("NextToken")
             last = not token
-            yield Page(records=tuple(records), rejected=tuple(rejected),
-                       cursor=f.utc_iso(cursor) if last and (cursor := next_cursor(start, high)) else None)
+            yield last_page(page, start, high) if last else page
             if last:
                 return
             params = {"MarketplaceIds": markets, "NextToken": token}
 
-
-def _updated_of(raw: Any) -> datetime | None:
-    try:
-        return f.when(raw.get("LastUpdateDate"), "LastUpdateDate", required=False)
-    except (f.Invalid, AttributeError):
-        return None
 
 
 def connect_channel(base_url: str, secrets: Sequence[str], settings: Mapping[str, Any]) -> AmazonClient:

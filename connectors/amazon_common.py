@@ -15,9 +15,11 @@ from typing import Any, Self
 
 import httpx
 
+from connectors import fields as f
 from connectors.amazon_auth import HEADER, LwaAuth, LwaTokens
 from connectors.client_base import ClientOwner
 from connectors.http import RateLimited, make_client, send_with_retry
+from connectors.schemas import ChannelOrder, Page, Rejection
 
 SECRETS = ("access token",)
 # Or, as SP-API apps really run, Login with Amazon's three: a fresh access token every hour (amazon_auth).
@@ -120,6 +122,36 @@ def next_cursor(start: datetime | None, newest: datetime | None) -> datetime | N
         return start
     later = newest - LISTING_OVERLAP
     return later if start is None or later > start else start
+
+
+def listing_page(raws: list[Any], parse: Callable[[Any], ChannelOrder | Rejection], updated_key: str,
+                 newest: datetime | None) -> tuple[Page, datetime | None]:
+    """One page of a listing, parsed, and the newest update seen so far (broken records' stamps count too).
+
+    The page carries no cursor: Amazon promises no order within a listing, so only its end may move it.
+    """
+    records: list[ChannelOrder] = []
+    rejected: list[Rejection] = []
+    for raw in raws:
+        parsed = parse(raw)
+        (records if isinstance(parsed, ChannelOrder) else rejected).append(parsed)
+        stamp = parsed.updated_at if isinstance(parsed, ChannelOrder) else _updated_of(raw, updated_key)
+        if stamp is not None and (newest is None or stamp > newest):
+            newest = stamp
+    return Page(records=tuple(records), rejected=tuple(rejected)), newest
+
+
+def last_page(page: Page, start: datetime | None, newest: datetime | None) -> Page:
+    """The listing's last page, carrying where the next sync starts (none when nothing is known yet)."""
+    cursor = next_cursor(start, newest)
+    return page.model_copy(update={"cursor": f.utc_iso(cursor) if cursor else None})
+
+
+def _updated_of(raw: Any, key: str) -> datetime | None:
+    try:
+        return f.when(raw.get(key), key, required=False)
+    except (f.Invalid, AttributeError):
+        return None
 
 
 def rate_period(resp: httpx.Response) -> float | None:

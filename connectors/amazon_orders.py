@@ -35,7 +35,8 @@ from connectors.amazon_common import (
     AmazonClient,
     QuotaWaitStopped,
     TokenBucket,
-    next_cursor,
+    last_page,
+    listing_page,
     rate_period,
     shared_bucket,
 )
@@ -252,25 +253,12 @@ class AmazonSearchOrders(AmazonClient):
                 body = self._search(params)
             except QuotaWaitStopped:
                 return  # the process is stopping: the pages stored so far stand, the cursor stays
-            records: list[ChannelOrder] = []
-            rejected: list[Rejection] = []
-            for order in body["orders"]:
-                parsed = parse_order(order)
-                (records if isinstance(parsed, ChannelOrder) else rejected).append(parsed)
-                stamp = parsed.updated_at if isinstance(parsed, ChannelOrder) else _updated_of(order)
-                if stamp is not None and (high is None or stamp > high):
-                    high = stamp
-            token = (body.get("pagination") or {}).get("nextToken") if isinstance(body.get("pagination"), dict) else None
+            page, high = listing_page(body["orders"], parse_order, "lastUpdatedTime", high)
+            pagination = body.get("pagination")
+            token = pagination.get("nextToken") if isinstance(pagination, dict) else None
             last = not token
-            yield Page(records=tuple(records), rejected=tuple(rejected),
-                       cursor=f.utc_iso(cursor) if last and (cursor := next_cursor(start, high)) else None)
+            yield last_page(page, start, high) if last else page
             if last:
                 return
             params = {**query, "paginationToken": token}  # every other parameter repeated, as Amazon requires
 
-
-def _updated_of(raw: Any) -> datetime | None:
-    try:
-        return f.when(raw.get("lastUpdatedTime"), "lastUpdatedTime", required=False)
-    except (f.Invalid, AttributeError):
-        return None
